@@ -19,11 +19,12 @@ class WSGIServer(_server.Server):
 
     def __init__(self, app: Any, name: str, host: str, port: int) -> None:
         sock = _server._bind(host, port)
-        self._werkzeug = make_server(host, sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
-        sock.detach()  # werkzeug owns the file descriptor now
+        sock.setblocking(True)
+        with sock:  # werkzeug duplicates the listening socket; ours is closed after
+            self._werkzeug = make_server(host, sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
         self._werkzeug.daemon_threads = True
         self.app, self.name, self._sock = app, name, self._werkzeug.socket
-        self.port = self._werkzeug.server_port
+        self.port = self._werkzeug.port
         self.url = f"http://{host}:{self.port}"
         self.ws_url = f"ws://{host}:{self.port}"
         self._thread = threading.Thread(
