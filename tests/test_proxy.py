@@ -302,3 +302,10 @@ def test_browser_chats_with_the_notebook_through_the_proxy(browser, jupyter, ker
     browser.find_element(By.ID, "send").click()
     heard = json.loads(kernel.execute(BOB_HEARS_ADA))
     assert (heard["name"], heard["text"], heard["room"]) == ("ada", "hello from the browser", "lobby")
+
+
+def test_doctor_checks_the_proxy_from_the_kernel(kernel, ports, certs):
+    report = kernel.execute("from course._doctor import main\nprint('exit', main())", timeout=60)
+    assert f"✓ JUPYTERHUB_SERVICE_PREFIX is {BASE_URL}" in report
+    assert f"✓ HTTP and websockets reach the kernel through {BASE_URL}proxy/PORT/" in report
+    assert "✗" not in report and report.rstrip().endswith("exit 0"), report
