@@ -309,3 +309,21 @@ def test_doctor_checks_the_proxy_from_the_kernel(kernel, ports, certs):
     assert f"✓ JUPYTERHUB_SERVICE_PREFIX is {BASE_URL}" in report
     assert f"✓ HTTP and websockets reach the kernel through {BASE_URL}proxy/PORT/" in report
     assert "✗" not in report and report.rstrip().endswith("exit 0"), report
+
+
+@pytest.mark.browser
+def test_browser_event_source_counts_through_the_proxy(browser, jupyter, ports):
+    """EventSource sends `Accept: text/event-stream`, so the endless counter streams to the page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def count(b) -> int:
+        text = b.find_element(By.ID, "count").text.strip()
+        return int(text) if text.isdigit() else 0
+
+    browser.get(f"{jupyter.url}api/status?token={TOKEN}")  # logs in: the learner's cookie
+    browser.get(jupyter.proxy(ports["events"], "/static/events.html"))
+    wait = WebDriverWait(browser, 15)
+    wait.until(lambda b: count(b) >= 1)
+    first = count(browser)
+    wait.until(lambda b: count(b) > first)  # a later event reached the page: not buffered
