@@ -111,6 +111,21 @@ def _stop(process: subprocess.Popen) -> None:
             pass
 
 
+def _wait_for_port(process: subprocess.Popen, runtime: Path, log: Path) -> int:
+    """The server writes jpserver-PID.json (with its port) once it listens."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail("jupyter server did not start:\n" + log.read_text()[-3000:])
+        for found in glob.glob(str(runtime / "jpserver-*.json")):
+            try:
+                return json.loads(Path(found).read_text())["port"]
+            except (json.JSONDecodeError, KeyError):  # caught while being written
+                pass
+        time.sleep(0.1)
+    pytest.fail("jupyter server took over 60 s to start")
+
+
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
     """``jupyter server`` with jupyter-server-proxy, as a hub would start it for user "learner"."""
@@ -134,15 +149,7 @@ def jupyter(tmp_path_factory):
          '--ServerApp.jpserver_extensions=jupyter_server_proxy=True'],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while not (found := glob.glob(str(runtime / "jpserver-*.json"))):
-            if process.poll() is not None:
-                pytest.fail("jupyter server did not start:\n" + (home / "server.log").read_text()[-3000:])
-            assert time.monotonic() < deadline, "jupyter server took over 60 s to start"
-            time.sleep(0.1)
-        time.sleep(0.2)  # the file is written once, right after the server listens
-        info = json.loads(Path(found[0]).read_text())
-        yield Jupyter(process, info["port"])
+        yield Jupyter(process, _wait_for_port(process, runtime, home / "server.log"))
     finally:
         _stop(process)
         log.close()
