@@ -1,4 +1,5 @@
-"""``python -m course setup``: make what the first run needs (TLS files, sample media)."""
+"""``python -m course setup`` makes what the first run needs (TLS files, sample media);
+``python -m course doctor`` checks that this machine can run the course."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ def setup() -> None:
     print("certificates:", make_certs())
 
 
-COMMANDS = {"setup": setup}
+def doctor() -> int:
+    from ._doctor import main
+
+    return main()
+
+
+COMMANDS = {"setup": setup, "doctor": doctor}
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(f"usage: python -m course {{{','.join(COMMANDS)}}}", file=sys.stderr)
         return 2
-    COMMANDS[argv[0]]()
-    return 0
+    return COMMANDS[argv[0]]() or 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ def public_url(server: Any, path: str = "/") -> str:
     path = "/" + path.lstrip("/")
     prefix = os.environ.get("COURSE_PROXY_PREFIX") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
     if prefix:
+        if server.url.startswith("https"):  # the proxy speaks plain HTTP to the kernel's ports
+            from ._server import ServerError
+
+            raise ServerError("the Jupyter proxy cannot reach an HTTPS server: serve the app "
+                              "without tls=True to open it in the browser, and call it with httpx")
         return f"{prefix.rstrip('/')}/proxy/{server.port}{path}"
     return server.url + path
 

@@ -121,7 +121,11 @@ class Server:
 
         if not self.running:
             return f"Server `{self.name}` is stopped."
-        return f"Serving `{self.name}` at [{self.url}]({public_url(self)}) (`server.stop()` to stop)"
+        try:
+            where = f"[{self.url}]({public_url(self)})"
+        except ServerError:  # HTTPS behind Binder's proxy: no link a browser could open
+            where = f"`{self.url}`"
+        return f"Serving `{self.name}` at {where} (`server.stop()` to stop)"
 
     # --- the thread ---------------------------------------------------------------------------
 

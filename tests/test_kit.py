@@ -351,3 +351,10 @@ def test_generated_certificates_are_never_committed():
     ignored = subprocess.run(["git", "check-ignore", "certs/server-key.pem", "certs/ca.pem"],
                              cwd=os.path.dirname(os.path.dirname(__file__)), capture_output=True, text=True)
     assert ignored.stdout.split() == ["certs/server-key.pem", "certs/ca.pem"]
+
+
+def test_an_https_server_behind_the_proxy_is_a_clear_error(monkeypatch, certs):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    with serve(make_app(), tls=True) as server:
+        with pytest.raises(ServerError, match="proxy cannot reach an HTTPS server"):
+            course.show(server, "/")
