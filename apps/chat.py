@@ -92,9 +92,9 @@ async def chat(room: str):
     _check_origin()
     name = (websocket.args.get("name") or "").strip()[:32] or "anonymous"
     room = room[:64]
-    await websocket.accept()
     broker: Broker = app.extensions["broker"]
     async with broker.subscribe(room) as inbox:
+        await websocket.accept()  # after subscribing: once connected, a client hears everything
         broker.publish(room, {"type": "join", "room": room, "name": name})
         try:
             # Sending and receiving run at the same time: a client that only listens still
