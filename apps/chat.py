@@ -80,6 +80,9 @@ async def echo():
     _check_origin()
     while True:
         message = await websocket.receive()
+        if isinstance(message, bytes):
+            await websocket.close(1003, "text messages only")  # 1003: cannot accept this data type
+            return
         if len(message) > app.config["MAX_MESSAGE_SIZE"]:
             await websocket.close(1009, "message too big")
             return

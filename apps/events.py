@@ -25,6 +25,9 @@ def sse(data: object, *, event: str | None = None, id: object = None, retry: int
     Each line of ``data`` gets its own ``data:`` field (a bare newline would end the event
     early); the browser joins them back with newlines.
     """
+    for name, value in (("event", event), ("id", id)):
+        if value is not None and ("\n" in str(value) or "\r" in str(value)):
+            raise ValueError(f"an SSE {name} cannot contain a line break: {value!r}")
     lines = []
     if event is not None:
         lines.append(f"event: {event}")
@@ -32,7 +35,8 @@ def sse(data: object, *, event: str | None = None, id: object = None, retry: int
         lines.append(f"id: {id}")
     if retry is not None:
         lines.append(f"retry: {retry}")
-    lines += [f"data: {line}" for line in str(data).splitlines() or [""]]
+    text = str(data).replace("\r\n", "\n").replace("\r", "\n")  # SSE's three line endings
+    lines += [f"data: {line}" for line in text.split("\n")]
     return "\n".join(lines) + "\n\n"
 
 

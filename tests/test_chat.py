@@ -117,6 +117,14 @@ async def test_oversize_message_closes_with_1009(client, path):
         assert closed.value.args[0] == 1009
 
 
+async def test_echo_closes_with_1003_on_binary_frames(client):
+    async with client.websocket("/ws") as ws:
+        await ws.send(b"bytes")
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await asyncio.wait_for(ws.receive(), 5)
+        assert closed.value.args[0] == 1003
+
+
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:1"])
 @pytest.mark.parametrize("path", ["/ws", "/chat/r"])
 async def test_foreign_origin_is_refused_with_403(client, path, origin):

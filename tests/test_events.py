@@ -21,7 +21,7 @@ from jupyter_proxy import TOKEN, jupyter_proxy  # noqa: F401 - a fixture
 def parse(text: str) -> list[dict]:
     """Split an event stream into events: {"data": ..., "id": ..., "event": ..., "retry": ...}."""
     events, fields = [], {}
-    for line in text.splitlines():
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line:
             if fields:
                 events.append(fields)
@@ -60,6 +60,21 @@ async def _read_events(path: str, count: int, headers: dict | None = None) -> li
 ])
 def test_sse_formats_one_event(args, kwargs, expected):
     assert sse(*args, **kwargs) == expected
+
+
+@pytest.mark.parametrize("text", ["a\r\nb", "a\rb", "a\nb"])
+def test_every_line_ending_splits_data_lines(text):
+    assert sse(text) == "data: a\ndata: b\n\n"
+
+
+def test_form_feed_is_data_not_a_line_break():
+    assert parse(sse("a\x0cb")) == [{"data": "a\x0cb"}]
+
+
+@pytest.mark.parametrize("field", ["event", "id"])
+def test_line_breaks_cannot_inject_fields(field):
+    with pytest.raises(ValueError):
+        sse("x", **{field: "1\ndata: injected"})
 
 
 def test_multi_line_data_survives_a_round_trip():
