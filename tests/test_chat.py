@@ -356,12 +356,20 @@ def test_chat_page_talks_to_a_notebook_client_through_the_broker(browser, served
                                     b.find_element(By.ID, "messages").text)
             browser.find_element(By.ID, "message").send_keys("hello from the page")
             browser.find_element(By.ID, "send").click()
-            return await _recv_from(ws, "page")
+            message = await _recv_from(ws, "page")
+            await ws.send(json.dumps({"text": HOSTILE}))
+            await asyncio.to_thread(wait.until, lambda b: HOSTILE in b.find_element(By.ID, "messages").text)
+            return message
 
     message = asyncio.run(notebook_side())
     assert message == {"type": "message", "room": "tea", "name": "page", "text": "hello from the page"}
     items = browser.find_elements(By.CSS_SELECTOR, "#messages > *")
-    assert [item.text for item in items] == ["notebook: hello from the notebook", "page: hello from the page"]
+    assert [item.text for item in items] == ["notebook: hello from the notebook", "page: hello from the page",
+                                             f"notebook: {HOSTILE}"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#messages img")  # shown as text, never as HTML
+
+
+HOSTILE = '<img src="x" onerror="document.title=1">'
 
 
 async def _recv_from(ws, name: str) -> dict:
