@@ -265,3 +265,32 @@ def test_events_page_streams_behind_the_jupyter_proxy(browser, jupyter_proxy):
         first = int(browser.find_element(By.ID, "count").text)
         wait.until(lambda b: int(b.find_element(By.ID, "count").text) >= first + 3)
         browser.get("about:blank")
+
+
+@pytest.mark.browser
+def test_events_page_resumes_after_a_server_restart(browser):
+    """EventSource reconnects by itself and sends Last-Event-ID: the count carries on, not from 1."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = serve(app)
+    port = server.port
+    try:
+        browser.get(server.url + "/static/events.html?interval=0.1")
+        wait = WebDriverWait(browser, 15)
+
+        def count(b) -> int:
+            return int(b.find_element(By.ID, "count").text or 0)
+
+        wait.until(lambda b: b.find_element(By.ID, "count").text.isdigit() and count(b) >= 3)
+        server.stop()
+        seen = count(browser)
+        server = serve(app, port=port)
+        wait.until(lambda b: b.find_element(By.ID, "hello").text.startswith("counting from ")
+                   and b.find_element(By.ID, "hello").text != "counting from 1\none every 0.1 s")
+        resumed_from = int(browser.find_element(By.ID, "hello").text.split()[2])
+        assert resumed_from == seen + 1  # the browser sent the id of the last event it showed
+        wait.until(lambda b: count(b) > resumed_from)
+    finally:
+        browser.get("about:blank")
+        server.stop()
