@@ -141,6 +141,13 @@ async def test_same_host_origin_is_accepted(client, origin):
         assert await ws.receive() == "You said: hi"
 
 
+async def test_allowed_origins_admit_another_site(client, monkeypatch):
+    monkeypatch.setitem(app.config, "ALLOWED_ORIGINS", {"https://docs.example"})
+    async with client.websocket("/ws", headers={"Origin": "https://docs.example", "Host": "chat.example"}) as ws:
+        await ws.send("hi")
+        assert await ws.receive() == "You said: hi"
+
+
 async def test_leaving_announces_and_empties_the_room(client):
     broker = app.extensions["broker"]
     async with client.websocket("/chat/hall?name=ada") as ada:
