@@ -27,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import html
 import inspect
+import logging
 import threading
 import types
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,17 @@ class _Markdown:
 
     def __repr__(self) -> str:
         return self.plain if self.plain is not None else html.unescape(self.text)
+
+
+@contextmanager
+def quiet(app: Any):
+    """Keep a crashing answer's traceback out of the notebook: the check reports it in words."""
+    logger = logging.getLogger(app.name)
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
 
 
 def _has_blank(obj: Any, depth: int = 0) -> bool:

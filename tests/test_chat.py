@@ -19,7 +19,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from apps.chat import app
 from course import serve
 from conftest import ROOT
-from jupyter_proxy import TOKEN, jupyter_proxy  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -384,23 +383,3 @@ async def _recv_from(ws, name: str) -> dict:
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if message["type"] == "message" and message["name"] == name:
             return message
-
-
-@pytest.mark.browser
-def test_chat_page_works_behind_the_jupyter_proxy(browser, served, jupyter_proxy):
-    """As on Binder: the page, and its websocket, reach the app through /proxy/<port>/."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(f"{jupyter_proxy}/proxy/{served.port}/static/chat.html?room=hub&name=page&token={TOKEN}")
-    wait = WebDriverWait(browser, 15)
-    wait.until(lambda b: b.find_element(By.ID, "status").text == "connected")  # the origin check passed
-
-    async def notebook_side() -> None:
-        async with connect(served.ws_url + "/chat/hub?name=notebook", proxy=None) as ws:
-            await ws.send(json.dumps({"text": "through the proxy"}))
-            await asyncio.to_thread(wait.until, lambda b: "notebook: through the proxy" in
-                                    b.find_element(By.ID, "messages").text)
-
-    asyncio.run(notebook_side())
-    browser.get("about:blank")

@@ -15,7 +15,6 @@ import pytest
 from apps.events import app, sse
 from course import serve
 from conftest import ROOT
-from jupyter_proxy import TOKEN, jupyter_proxy  # noqa: F401 - a fixture
 
 
 def parse(text: str) -> list[dict]:
@@ -250,21 +249,6 @@ def test_events_page_shows_the_counter_rising(browser):
         assert browser.find_element(By.ID, "status").text == "connected"
         assert browser.find_element(By.ID, "hello").text == "counting from 1\none every 0.1 s"
         browser.get("about:blank")  # close the EventSource before the server stops
-
-
-@pytest.mark.browser
-def test_events_page_streams_behind_the_jupyter_proxy(browser, jupyter_proxy):
-    """As on Binder: EventSource's request carries Accept: text/event-stream, so the proxy streams it."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    with serve(app) as server:
-        browser.get(f"{jupyter_proxy}/proxy/{server.port}/static/events.html?interval=0.1&token={TOKEN}")
-        wait = WebDriverWait(browser, 15)
-        wait.until(lambda b: b.find_element(By.ID, "count").text.isdigit())
-        first = int(browser.find_element(By.ID, "count").text)
-        wait.until(lambda b: int(b.find_element(By.ID, "count").text) >= first + 3)
-        browser.get("about:blank")
 
 
 @pytest.mark.browser

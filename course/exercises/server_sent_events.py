@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 
-from course._exercise import Exercise, Incorrect, expect
+from course._exercise import Exercise, Incorrect, expect, quiet
 
 STANZAS = ["Roses are red,\nviolets are blue,", "Quart streams events\nand so can you."]
 
@@ -28,20 +26,9 @@ def read_events(text: str) -> list[dict]:
     return events
 
 
-@contextmanager
-def _quiet(app):
-    """Keep a crashing answer's traceback out of the notebook: the check reports it in words."""
-    logger = logging.getLogger(app.name)
-    disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = disabled
-
-
 async def _stream(app, path: str, headers: dict | None = None) -> str:
     """The whole body of a finite stream, checked to be an event stream."""
-    with _quiet(app):
+    with quiet(app):
         response = await app.test_client().get(path, headers=headers)
     expect(response.status_code == 200, f"GET {path} answered {response.status_code}, not 200.")
     kind = response.headers.get("Content-Type", "")

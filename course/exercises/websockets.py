@@ -4,21 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from contextlib import contextmanager
 
-from course._exercise import Exercise, Incorrect, expect
-
-
-@contextmanager
-def _quiet(app):
-    """Keep a crashing answer's traceback out of the notebook: the check reports it in words."""
-    logger = logging.getLogger(app.name)
-    disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = disabled
+from course._exercise import Exercise, Incorrect, expect, quiet
 
 
 async def _receive(ws, what: str, timeout: float = 2):
@@ -50,7 +37,7 @@ class Adder(Exercise):
     ]
 
     async def _check(self, adder):
-        with _quiet(adder):
+        with quiet(adder):
             async with adder.test_app() as app:
                 try:
                     async with app.test_client().websocket("/add") as ws:
@@ -96,7 +83,7 @@ class Online(Exercise):
                 await asyncio.sleep(0.01)
             return now
 
-        with _quiet(lobby):
+        with quiet(lobby):
             async with lobby.test_app() as app:
                 client = app.test_client()
                 start = await count(client)
