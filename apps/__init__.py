@@ -1,0 +1,1 @@
+"""The finished app of each chapter: ``hypercorn apps.<name>:app`` or ``uvicorn apps.<name>:app``."""
