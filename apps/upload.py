@@ -142,6 +142,7 @@ def create_app(upload_dir: Path | str | None = None, max_upload: int = MAX_UPLOA
     app.asgi_http_class = BackpressureConnection
     app.config["UPLOAD_DIR"] = Path(upload_dir or UPLOADS)
     app.config["MAX_UPLOAD"] = max_upload
+    app.config["UPLOAD_IDLE_TIMEOUT"] = IDLE_TIMEOUT
     # Quart checks MAX_CONTENT_LENGTH (16 MiB by default) against the Content-Length
     # header before the view runs. Uploads need more, so we lift it to our own limit;
     # a chunked body has no Content-Length at all, so save_body() counts bytes itself.
@@ -178,7 +179,7 @@ def create_app(upload_dir: Path | str | None = None, max_upload: int = MAX_UPLOA
         folder.mkdir(parents=True, exist_ok=True)
         destination = folder / name
         existed = destination.exists()
-        size = await save_body(destination, limit)
+        size = await save_body(destination, limit, app.config["UPLOAD_IDLE_TIMEOUT"])
         return {"name": name, "size": size}, 200 if existed else 201
 
     @app.errorhandler(HTTPException)
