@@ -188,3 +188,33 @@ def _wait_for(browser, script, timeout):
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.browser
+def test_without_range_support_the_player_cannot_seek(browser):
+    """The contrast case of notebook 10: a plain streamed 200 leaves nothing seekable."""
+    import aiofiles
+    from quart import Quart, Response
+
+    from apps.video import ROOT
+
+    video = make_sample_media()
+    naive = Quart("naive-video", static_folder=str(ROOT / "static"))
+
+    @naive.get("/naive/sample.webm")
+    async def naive_video():
+        async def chunks():
+            async with aiofiles.open(video, "rb") as file:
+                while chunk := await file.read(1024 * 1024):
+                    yield chunk
+        return Response(chunks(), mimetype="video/webm")
+
+    with serve(naive) as server:
+        browser.get(server.url + "/static/video.html?src=../naive/sample.webm")
+        assert _wait_for(browser, "return document.getElementById('player').readyState >= 1", 20)
+        browser.execute_script("document.getElementById('player').currentTime = 24")
+        time.sleep(1)
+        seekable, now = browser.execute_script(
+            "const p = document.getElementById('player');"
+            "return [p.seekable.length ? p.seekable.end(0) : 0, p.currentTime]")
+    assert seekable < 1 and now < 1
