@@ -34,7 +34,7 @@ class CountedLimit(Exercise):
         "count the bytes yourself as they arrive.",
         "Inside the `async for` loop: `size += len(chunk)`, then `if size > LIMIT: abort(413)`.",
     ]
-    wrong = [("if size > LIMIT:", "if size > 10 * LIMIT:"), ("size += len(chunk)", "size = len(chunk)")]
+    wrong = [("if size > LIMIT:", "if size > 10 * LIMIT:"), ("abort(413)", "abort(400)")]
 
     async def _check(self, limited):
         async def put(parts):
