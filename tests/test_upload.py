@@ -139,3 +139,19 @@ def _eventually(condition, timeout=5.0):
             return True
         time.sleep(0.02)
     return condition()
+
+
+@pytest.mark.browser
+def test_upload_page_sends_a_file_with_progress(browser, tmp_path, folder):
+    source = tmp_path / "my photo (1).bin"
+    source.write_bytes(b"p" * (3 * 1024 * 1024))
+    with serve(create_app(folder), name="upload-browser") as server:
+        browser.get(server.url + "/")  # the relative redirect to static/upload.html
+        browser.find_element("id", "file").send_keys(str(source))
+        browser.find_element("id", "send").click()
+        assert _eventually(lambda: "Stored" in browser.find_element("id", "status").text, 20), \
+            browser.find_element("id", "status").text
+        progress = browser.execute_script("return document.getElementById('progress').value")
+        assert _eventually(lambda: "my_photo__1_.bin" in browser.find_element("id", "files").text)
+    assert progress == 1
+    assert (folder / "my_photo__1_.bin").stat().st_size == 3 * 1024 * 1024
