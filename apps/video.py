@@ -159,7 +159,7 @@ def make_sample_media(directory: Path = MEDIA, seconds: int = 30, force: bool = 
     with av.open(str(partial), "w", format="webm") as container:
         stream = container.add_stream("libvpx", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = 800_000  # about 3 MB for 30 s: enough that seeking needs a range
+        stream.bit_rate = 800_000  # a ceiling: simple pictures like these compress to ~300 kB
         for index in range(seconds * fps):
             t = index / fps
             frame = np.zeros((height, width, 3), np.uint8)
