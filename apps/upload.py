@@ -112,23 +112,34 @@ async def save_body(destination: Path, limit: int, idle_timeout: float = IDLE_TI
     try:
         async with aiofiles.open(partial, "wb") as out:
             buffer = bytearray()
-            chunks = aiter(request.body)
-            while True:
-                try:
-                    async with asyncio.timeout(idle_timeout):  # BODY_TIMEOUT only covers whole-body reads
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    abort(408, f"no data for {idle_timeout} s")
-                size += len(chunk)
-                if size > limit:  # Content-Length was absent or lied: count what really arrives
-                    abort(413, f"upload larger than {limit} bytes")
-                buffer += chunk
-                if len(buffer) >= WRITE_SIZE:
-                    await out.write(buffer)
-                    buffer.clear()
-            await out.write(buffer)
+            writing = None  # the previous 1 MiB write, still running in aiofiles' thread
+            try:
+                chunks = aiter(request.body)
+                while True:
+                    try:
+                        async with asyncio.timeout(idle_timeout):  # BODY_TIMEOUT only covers whole-body reads
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        abort(408, f"no data for {idle_timeout} s")
+                    size += len(chunk)
+                    if size > limit:  # Content-Length was absent or lied: count what really arrives
+                        abort(413, f"upload larger than {limit} bytes")
+                    buffer += chunk
+                    if len(buffer) >= WRITE_SIZE:
+                        # Let a thread write this MiB while we receive the next one; wait for
+                        # the previous write first, so that only one is ever in flight.
+                        if writing is not None:
+                            await writing
+                        writing, buffer = asyncio.ensure_future(out.write(buffer)), bytearray()
+                if writing is not None:
+                    await writing  # a failed write (disk full) raises here
+                    writing = None
+                await out.write(buffer)
+            finally:
+                if writing is not None:  # never close the file under a running write
+                    await asyncio.gather(writing, return_exceptions=True)
         os.replace(partial, destination)  # atomic: the old file or the new one, never a mix
     except BaseException:  # includes CancelledError (the client went away): clean up, re-raise
         partial.unlink(missing_ok=True)
