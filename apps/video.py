@@ -12,6 +12,7 @@ the header (a plain streamed 200) leaves the player unable to jump ahead.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 import re
@@ -197,7 +198,7 @@ def create_app(media_dir: Path | str | None = None) -> Quart:
     @app.before_serving
     async def ensure_sample() -> None:
         if app.config["MEDIA_DIR"] == MEDIA:
-            make_sample_media()
+            await asyncio.to_thread(make_sample_media)  # seconds of encoding: not on the event loop
 
     @app.get("/")
     async def index():
