@@ -7,9 +7,12 @@ import sys
 
 
 def setup() -> None:
+    from apps.video import make_sample_media
+
     from ._certs import make_certs
 
     print("certificates:", make_certs())
+    print("sample media:", make_sample_media())
 
 
 def doctor() -> int:
