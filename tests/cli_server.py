@@ -8,20 +8,30 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 
 import httpx
 
 from conftest import ROOT
 
 
+@dataclass
+class CLIServer:
+    url: str
+    pid: int
+    output: str = ""  # everything the server printed, filled in once it has stopped
+
+
 @contextlib.contextmanager
 def cli_server(kind: str, target: str, env: dict | None = None, ready_path: str = "/"):
-    """Yield the base URL of ``target`` ("apps.x:app") served by ``kind`` ("hypercorn"/"uvicorn").
+    """Yield a ``CLIServer`` serving ``target`` ("apps.x:app") with ``kind`` ("hypercorn"/"uvicorn").
 
     The test binds port 0 itself and hands the listening socket over as a file
     descriptor, so no port is ever guessed. The server runs in its own process
-    group: Hypercorn's CLI forks a worker, and both must go.
+    group: Hypercorn's CLI forks a worker, and both must go. It is stopped with
+    SIGTERM, as a deployment would, so ``output`` shows whether it shut down cleanly.
     """
     sock = socket.create_server(("127.0.0.1", 0))
     fd = sock.fileno()
@@ -29,24 +39,34 @@ def cli_server(kind: str, target: str, env: dict | None = None, ready_path: str 
         command = [sys.executable, "-m", "hypercorn", "--bind", f"fd://{fd}", target]
     else:
         command = [sys.executable, "-m", "uvicorn", "--fd", str(fd), "--log-level", "warning", target]
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, cwd=ROOT, pass_fds=[fd], start_new_session=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+                               stdout=log, stderr=subprocess.STDOUT)
+    server = CLIServer(f"http://127.0.0.1:{sock.getsockname()[1]}", process.pid)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(url + ready_path, timeout=1)
+                httpx.get(server.url + ready_path, timeout=1)
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind} did not start: {process.stderr.read().decode()}")
+                    log.seek(0)
+                    raise RuntimeError(f"{kind} did not start: {log.read().decode()}") from None
                 time.sleep(0.1)
-        yield url
+        yield server
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker too, if it lingers
         process.wait()
-        process.stderr.close()
+        log.seek(0)
+        server.output = log.read().decode(errors="replace")
+        log.close()
         sock.close()

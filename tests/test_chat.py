@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -18,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from apps.chat import app
 from course import serve
-from conftest import ROOT
+from cli_server import cli_server
 
 
 @pytest.fixture
@@ -290,51 +286,28 @@ async def test_200_clients_in_one_room_each_get_every_message_once_in_order(serv
 # --- real hypercorn and uvicorn processes ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
-async def test_runs_under_a_real_server_process(server):
-    port = _free_port()
-    address = ["--bind", f"127.0.0.1:{port}"] if server == "hypercorn" else ["--port", str(port)]
-    process = subprocess.Popen([sys.executable, "-m", server, "apps.chat:app", *address], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/").headers["location"] == "static/chat.html"
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                await asyncio.sleep(0.1)
-        async with connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as ws:
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+async def test_runs_under_a_real_server_process(kind):
+    with cli_server(kind, "apps.chat:app") as server:
+        ws_url = server.url.replace("http", "ws", 1)
+        assert httpx.get(server.url + "/").headers["location"] == "static/chat.html"
+        async with connect(ws_url + "/ws", proxy=None) as ws:
             await ws.send("hi")
             assert await ws.recv() == "You said: hi"
-        async with connect(f"ws://127.0.0.1:{port}/chat/r?name=a", proxy=None) as a, \
-                connect(f"ws://127.0.0.1:{port}/chat/r?name=b", proxy=None) as b:
+        async with connect(ws_url + "/chat/r?name=a", proxy=None) as a, \
+                connect(ws_url + "/chat/r?name=b", proxy=None) as b:
             await a.send("{oops")
             assert "malformed JSON" in (await _recv_type(a, "error"))["error"]
             await a.send('{"text": "hello"}')
             assert (await _recv_type(b, "message"))["text"] == "hello"
-            dropped = await connect(f"ws://127.0.0.1:{port}/chat/r?name=c", proxy=None)
+            dropped = await connect(ws_url + "/chat/r?name=c", proxy=None)
             dropped.transport.abort()
             assert (await _recv_type(b, "leave"))["name"] == "c"
         with pytest.raises(InvalidStatus) as refused:
-            async with connect(f"ws://127.0.0.1:{port}/ws", proxy=None, origin="http://evil.example"):
+            async with connect(ws_url + "/ws", proxy=None, origin="http://evil.example"):
                 pass
         assert refused.value.response.status_code == 403
-    finally:
-        process.terminate()
-        try:
-            output = process.communicate(timeout=10)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0]
-    assert "Traceback" not in output and "ERROR" not in output, output
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output
 
 
 async def _recv_type(ws, kind: str) -> dict:

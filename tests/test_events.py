@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,7 +11,7 @@ import pytest
 
 from apps.events import app, sse
 from course import serve
-from conftest import ROOT
+from cli_server import cli_server
 
 
 def parse(text: str) -> list[dict]:
@@ -190,29 +187,11 @@ async def test_stopping_the_server_ends_an_open_stream():
 # --- real hypercorn and uvicorn processes ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
-def test_runs_under_a_real_server_process(server):
-    port = _free_port()
-    address = ["--bind", f"127.0.0.1:{port}"] if server == "hypercorn" else ["--port", str(port)]
-    process = subprocess.Popen([sys.executable, "-m", server, "apps.events:app", *address], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_a_real_server_process(kind):
+    with cli_server(kind, "apps.events:app") as server:
         text = ""
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/events?interval=0.05",
+        with httpx.stream("GET", server.url + "/events?interval=0.05",
                           headers={"Last-Event-ID": "9"}) as response:
             assert response.headers["content-type"] == "text/event-stream"
             for chunk in response.iter_text():
@@ -220,16 +199,9 @@ def test_runs_under_a_real_server_process(server):
                 if text.count("id:") >= 3:
                     break  # drop mid-stream
         assert [e["id"] for e in parse(text) if "id" in e][:3] == ["10", "11", "12"]
-        assert httpx.get(f"http://127.0.0.1:{port}/events?interval=x").status_code == 400
+        assert httpx.get(server.url + "/events?interval=x").status_code == 400
         time.sleep(0.3)  # the server notices the drop
-    finally:
-        process.terminate()
-        try:
-            output = process.communicate(timeout=10)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0]
-    assert "Traceback" not in output and "ERROR" not in output, output
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output
 
 
 # --- a real browser --------------------------------------------------------------------------------

@@ -124,12 +124,13 @@ def test_a_silent_client_gets_408_and_leaves_nothing(app, folder):
 
 @pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
 def test_runs_under_the_real_servers(kind, folder):
-    with cli_server(kind, "apps.upload:app", env={"COURSE_UPLOAD_DIR": str(folder)}, ready_path="/files") as url:
-        response = httpx.put(url + "/files/real.bin", content=(b"r" * 1000 for _ in range(100)))
+    with cli_server(kind, "apps.upload:app", env={"COURSE_UPLOAD_DIR": str(folder)}, ready_path="/files") as server:
+        response = httpx.put(server.url + "/files/real.bin", content=(b"r" * 1000 for _ in range(100)))
         assert response.status_code == 201 and response.json() == {"name": "real.bin", "size": 100_000}
-        assert httpx.put(url + "/files/..%2Fx", content=b"x").status_code == 400
-        assert httpx.get(url + "/").status_code == 302
+        assert httpx.put(server.url + "/files/..%2Fx", content=b"x").status_code == 400
+        assert httpx.get(server.url + "/").status_code == 302
     assert leftovers(folder) == ["real.bin"]
+    assert "Traceback" not in server.output, server.output
 
 
 def _eventually(condition, timeout=5.0):

@@ -145,11 +145,12 @@ def test_sample_media_is_made_once(tmp_path):
 
 @pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
 def test_runs_under_the_real_servers(kind, media):
-    with cli_server(kind, "apps.video:app", env={"COURSE_MEDIA_DIR": str(media)}) as url:
-        response = httpx.get(url + "/media/clip.bin", headers={"Range": "bytes=-10"})
+    with cli_server(kind, "apps.video:app", env={"COURSE_MEDIA_DIR": str(media)}) as server:
+        response = httpx.get(server.url + "/media/clip.bin", headers={"Range": "bytes=-10"})
         assert response.status_code == 206 and response.content == DATA[-10:]
-        assert httpx.get(url + "/media/clip.bin", headers={"Range": "bytes=2000-"}).status_code == 416
-        assert httpx.get(url + "/").status_code == 302
+        assert httpx.get(server.url + "/media/clip.bin", headers={"Range": "bytes=2000-"}).status_code == 416
+        assert httpx.get(server.url + "/").status_code == 302
+    assert "Traceback" not in server.output, server.output
 
 
 @pytest.mark.browser
