@@ -7,6 +7,11 @@ every ``CHECK_INTERVAL`` seconds (a periodic job started in ``while_serving``).
 Run it from the repo root with ``hypercorn apps.lifespan:app`` or
 ``uvicorn apps.lifespan:app``. Settings come from the environment:
 ``QUART_DATABASE`` (default ``:memory:``), ``QUART_CHECK_INTERVAL`` (seconds).
+
+Why a factory (``create_app``) and a blueprint? Quart 0.22 calls a
+``while_serving`` function when it is registered, so one app object can be
+started only once per process. Each ``create_app()`` is a fresh app that can
+be started again: one per test, one per notebook cell.
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from urllib.parse import urlsplit
 
 import aiosqlite
 import httpx
-from quart import Quart, request
+from quart import Blueprint, Quart, current_app, request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
 
-app = Quart(__name__)
-app.config.update(DATABASE=":memory:", CHECK_INTERVAL=60.0, MAX_CONTENT_LENGTH=64 * 1024)
-app.config.from_prefixed_env()  # QUART_DATABASE=sites.db, QUART_CHECK_INTERVAL=5, ...
+bp = Blueprint("uptime", __name__)
 
-# The order the lifespan hooks ran in, so a notebook (or GET /lifespan) can show it.
-events: list[str] = []
+
+def create_app(config: dict | None = None) -> Quart:
+    """A new uptime monitor; ``config`` overrides the defaults and the environment."""
+    app = Quart(__name__)
+    app.config.update(DATABASE=":memory:", CHECK_INTERVAL=60.0, MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.from_prefixed_env()  # QUART_DATABASE=sites.db, QUART_CHECK_INTERVAL=5, ...
+    app.config.update(config or {})
+    app.events = []  # the order the lifespan hooks ran in, for GET /lifespan and the notebook
+    app.register_blueprint(bp)
+    return app
 
 
 class Unprocessable(HTTPException):
@@ -38,10 +49,11 @@ class Unprocessable(HTTPException):
 # --- lifespan: open shared resources once, on the server's own event loop --------------------
 
 
-@app.before_serving
+@bp.before_app_serving
 async def open_resources():
     """Open the database and the HTTP client before the first request is accepted."""
-    events.append("before_serving: open database and HTTP client")
+    app = current_app._get_current_object()  # the app itself, to store things on it
+    app.events.append("before_serving: open database and HTTP client")
     # Both objects belong to the event loop that creates them, so they are made
     # here, on the server's loop, and never at import time or in a notebook cell.
     app.db = await aiosqlite.connect(app.config["DATABASE"])
@@ -56,38 +68,40 @@ async def open_resources():
     app.http = httpx.AsyncClient(timeout=5, follow_redirects=True)
 
 
-@app.while_serving
+@bp.while_app_serving
 async def periodic_checks():
     """Start the periodic checker; the code after ``yield`` runs at shutdown."""
-    events.append("while_serving: start the periodic checker")
-    task = asyncio.create_task(_check_forever(float(app.config["CHECK_INTERVAL"])))
+    app = current_app._get_current_object()
+    app.events.append("while_serving: start the periodic checker")
+    task = asyncio.create_task(_check_forever(app, float(app.config["CHECK_INTERVAL"])))
     yield  # the server serves requests while this generator is paused here
     task.cancel()
     try:
         await task
     except asyncio.CancelledError:
         pass
-    events.append("while_serving: periodic checker stopped")
+    app.events.append("while_serving: periodic checker stopped")
 
 
-@app.after_serving
+@bp.after_app_serving
 async def close_resources():
     """Close what ``before_serving`` opened, after the last request."""
+    app = current_app._get_current_object()
     await app.http.aclose()
     await app.db.close()
-    events.append("after_serving: closed HTTP client and database")
+    app.events.append("after_serving: closed HTTP client and database")
 
 
-async def _check_forever(interval: float) -> None:
+async def _check_forever(app: Quart, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         async with app.db.execute("SELECT id FROM sites") as cursor:
             ids = [row["id"] async for row in cursor]
         # One slow site must not hold up the others: check them concurrently.
-        await asyncio.gather(*(check_site(site_id) for site_id in ids))
+        await asyncio.gather(*(check_site(app, site_id) for site_id in ids))
 
 
-async def check_site(site_id: int) -> None:
+async def check_site(app: Quart, site_id: int) -> None:
     """Fetch one site and store its status (0 when it could not be reached)."""
     async with app.db.execute("SELECT url FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
@@ -107,38 +121,39 @@ async def check_site(site_id: int) -> None:
 # --- views ------------------------------------------------------------------------------------
 
 
-@app.get("/")
+@bp.get("/")
 async def index():
     """Say what this service is."""
     return {"service": "uptime monitor", "sites": "/sites", "lifespan": "/lifespan"}
 
 
-@app.get("/lifespan")
+@bp.get("/lifespan")
 async def lifespan_events():
     """The lifespan hooks that have run so far, in order."""
-    return {"events": events}
+    return {"events": current_app.events}
 
 
-@app.get("/sites")
+@bp.get("/sites")
 async def list_sites():
     """Every site with its last status (null until the first check)."""
-    async with app.db.execute("SELECT * FROM sites ORDER BY id") as cursor:
+    async with current_app.db.execute("SELECT * FROM sites ORDER BY id") as cursor:
         return [dict(row) async for row in cursor]
 
 
-@app.get("/sites/<int:site_id>")
+@bp.get("/sites/<int:site_id>")
 async def get_site(site_id: int):
     """One site, or 404."""
-    async with app.db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
+    async with current_app.db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         raise NotFound(f"there is no site {site_id}")
     return dict(row)
 
 
-@app.post("/sites")
+@bp.post("/sites")
 async def add_site():
     """Add {"url": "http(s)://..."}: answer 202 at once, check the site after the response."""
+    app = current_app._get_current_object()
     if not request.is_json:
         raise UnsupportedMediaType("send JSON with Content-Type: application/json")
     try:
@@ -156,12 +171,15 @@ async def add_site():
             return dict(await existing.fetchone()), 200
     site_id = cursor.lastrowid
     # Runs after the response has been sent; Quart awaits it at shutdown if still running.
-    app.add_background_task(check_site, site_id)
+    app.add_background_task(check_site, app, site_id)
     return {"id": site_id, "url": url, "status": None, "checked_at": None, "checks": 0}, 202
 
 
-@app.errorhandler(HTTPException)
+@bp.app_errorhandler(HTTPException)
 async def json_error(error: HTTPException):
     """Every HTTP error (400, 404, 405, 413, 415, 422) as JSON {"error": "..."}."""
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     return {"error": error.description}, error.code, headers
+
+
+app = create_app()  # what ``hypercorn apps.lifespan:app`` and ``uvicorn apps.lifespan:app`` serve
