@@ -28,8 +28,8 @@ FRONTEND = "https://frontend.example"
 
 # A request id is copied into logs and other services' requests, so keep it short and plain.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-# A URL path prefix such as /user/ada/proxy/8888: segments of safe characters.
-PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+# A URL path prefix such as /user/ada/proxy/8888: segments of safe characters, none "." or "..".
+PREFIX = re.compile(r"(/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)+")
 
 
 async def send_json_error(scope, send, status: int, message: str) -> None:
