@@ -47,10 +47,17 @@ def no_orphans():
     assert not children, f"child processes left behind: {[c.cmdline() for c in children]}"
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _listening(port: int, wait: float = 5.0) -> bool:
+    """True if something still accepts connections on ``port`` after up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
 
 
 def _alive(pids: list[int]) -> list[int]:
