@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import aiosqlite
 import httpx
 from quart import Blueprint, Quart, current_app, request
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
+from werkzeug.exceptions import (BadRequest, HTTPException, NotFound, UnprocessableEntity,
+                                 UnsupportedMediaType)
 
 bp = Blueprint("uptime", __name__)
 
@@ -38,12 +39,6 @@ def create_app(config: dict | None = None) -> Quart:
     app.events = []  # the order the lifespan hooks ran in, for GET /lifespan and the notebook
     app.register_blueprint(bp)
     return app
-
-
-class Unprocessable(HTTPException):
-    """422: well-formed JSON that does not say what the API needs."""
-
-    code = 422
 
 
 # --- lifespan: open shared resources once, on the server's own event loop --------------------
@@ -163,7 +158,7 @@ async def add_site():
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     url = data.get("url") if isinstance(data, dict) else None
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise Unprocessable('the body must be a JSON object with "url": "http://..." or "https://..."')
+        raise UnprocessableEntity('the body must be a JSON object with "url": "http://..." or "https://..."')
     cursor = await app.db.execute("INSERT OR IGNORE INTO sites (url) VALUES (?)", (url,))
     await app.db.commit()
     if cursor.rowcount == 0:
