@@ -1,0 +1,191 @@
+"""ASGI middleware around a Quart app: the finished app of 12_asgi_middleware.
+
+Middleware is wrapped around ``app.asgi_app``; the last one wrapped runs first:
+
+    ScopeLog -> RequestId -> ProxyFixMiddleware -> ForwardedPrefix -> Quart
+
+Run it from the repo root with ``hypercorn apps.middleware:app`` or
+``uvicorn apps.middleware:app``; add ``--root-path /prefix`` to serve it under a prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections import deque
+
+from hypercorn.middleware import ProxyFixMiddleware
+from quart import Quart, request, url_for, websocket
+from quart_cors import route_cors
+from werkzeug.exceptions import HTTPException
+
+app = Quart(__name__)
+
+# The one origin whose pages may call /api/* from JavaScript (see route_cors below).
+FRONTEND = "https://frontend.example"
+
+# A request id is copied into logs and other services' requests, so keep it short and plain.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A URL path prefix such as /user/ada/proxy/8888: segments of safe characters, none "." or "..".
+PREFIX = re.compile(r"(/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)+")
+
+
+async def send_json_error(scope, send, status: int, message: str) -> None:
+    """Answer an HTTP request or refuse a websocket handshake, without calling the app."""
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    elif "websocket.http.response" in scope.get("extensions", {}):
+        # Hypercorn (and Quart's test client) can answer a refused handshake with a real response.
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+
+
+class RequestId:
+    """Give every request and websocket an ``X-Request-Id`` and time it with ``Server-Timing``.
+
+    A client may send its own id (a proxy usually does); a malformed one is
+    refused with 400 before the app runs, so it never reaches a log line.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)  # lifespan: nothing to do, pass it on
+        given = [value for name, value in scope["headers"] if name == b"x-request-id"]
+        if len(given) > 1:
+            return await send_json_error(scope, send, 400, "send at most one X-Request-Id header")
+        if given:
+            request_id = given[0].decode("latin-1")
+            if not REQUEST_ID.fullmatch(request_id):
+                return await send_json_error(
+                    scope, send, 400, "X-Request-Id must be 1-64 letters, digits, '.', '_' or '-'")
+        else:
+            request_id = uuid.uuid4().hex
+            # Never change the caller's scope in place: copy it, then add the header
+            # so that the app reads it like any other (request.headers["X-Request-Id"]).
+            scope = {**scope, "headers": [*scope["headers"], (b"x-request-id", request_id.encode())]}
+        start = time.perf_counter()
+
+        async def send_with_headers(message) -> None:
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
+                elapsed_ms = (time.perf_counter() - start) * 1000
+                message = {**message, "headers": [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    # Time until the headers left: a stream's body may take longer.
+                    (b"server-timing", f"app;dur={elapsed_ms:.1f}".encode()),
+                ]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ForwardedPrefix:
+    """Serve under the prefix a trusted proxy strips and reports in ``X-Forwarded-Prefix``.
+
+    jupyter-server-proxy forwards ``/user/ada/proxy/8000/hello`` as ``/hello`` and
+    sends ``X-Forwarded-Prefix: /user/ada/proxy/8000``. ASGI says the prefix goes
+    in ``root_path`` and ``path`` keeps it, so Quart's ``url_for`` adds it back.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            given = [value for name, value in scope["headers"] if name == b"x-forwarded-prefix"]
+            if given:
+                prefix = given[-1].decode("latin-1").rstrip("/")
+                if prefix and not PREFIX.fullmatch(prefix):
+                    return await send_json_error(scope, send, 400, "malformed X-Forwarded-Prefix header")
+                root_path = scope.get("root_path", "") + prefix
+                scope = {**scope, "root_path": root_path, "path": prefix + scope["path"]}
+        await self.app(scope, receive, send)
+
+
+class ScopeLog:
+    """Remember every scope the server sends, lifespan messages included (GET /scopes)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.seen: deque[str] = deque(maxlen=50)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            # The lifespan scope lasts as long as the server; its messages say where it is.
+            async def logged_receive():
+                message = await receive()
+                self.seen.append(message["type"])  # lifespan.startup, lifespan.shutdown
+                return message
+
+            return await self.app(scope, logged_receive, send)
+        self.seen.append(f"{scope['type']} {scope['path']}")
+        await self.app(scope, receive, send)
+
+
+app.asgi_app = ForwardedPrefix(app.asgi_app)
+# Trust X-Forwarded-For/-Proto/-Host from exactly one proxy in front of us; without a
+# proxy, leave this out: anyone could then claim any client address.
+app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=1)
+app.asgi_app = RequestId(app.asgi_app)
+scope_log = ScopeLog(app.asgi_app)
+app.asgi_app = scope_log
+
+
+@app.get("/")
+async def index():
+    """Show the request id the middleware gave this request."""
+    return {"request_id": request.headers["X-Request-Id"], "whoami": url_for("whoami")}
+
+
+@app.get("/whoami")
+async def whoami():
+    """What the app believes about the request, after the proxy headers were applied."""
+    return {
+        "client": request.remote_addr,
+        "scheme": request.scheme,
+        "host": request.host,
+        "root_path": request.root_path,
+        "path": request.path,
+        "url_for": url_for("whoami"),
+        "external_url": url_for("whoami", _external=True),
+    }
+
+
+@app.get("/scopes")
+async def scopes():
+    """The scopes the outermost middleware has seen, newest last."""
+    return {"seen": list(scope_log.seen)}
+
+
+@app.get("/api/time")
+@route_cors(allow_origin=FRONTEND, expose_headers=["X-Request-Id", "Server-Timing"])
+async def api_time():
+    """A tiny API that pages on FRONTEND may call: quart-cors adds Access-Control-* headers."""
+    # Only on this route: cors(app) would also refuse every websocket whose Origin is
+    # not FRONTEND (browsers do not apply CORS to websockets, so quart-cors checks it).
+    return {"time": time.time()}
+
+
+@app.websocket("/ws")
+async def echo():
+    """Greet with the request id, then echo every message."""
+    await websocket.send(json.dumps({"request_id": websocket.headers["X-Request-Id"]}))
+    while True:
+        await websocket.send(f"You said: {await websocket.receive()}")
+
+
+@app.errorhandler(HTTPException)
+async def json_error(error: HTTPException):
+    """HTTP errors as JSON {"error": "..."}, like the middleware's own."""
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return {"error": error.description}, error.code, headers

@@ -1,0 +1,10 @@
+import subprocess
+
+def stop_process(process, grace=5.0):
+    """Ask politely (SIGTERM), wait up to `grace` seconds, then force it (SIGKILL)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    return process.wait()
