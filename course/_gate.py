@@ -54,14 +54,18 @@ class Gate:
             await self._refuse(conn, send)
 
     async def _lifespan(self, scope: dict, receive: Any, send: Any) -> None:
+        sent: list[str] = []
+
         async def watched_send(message: dict) -> None:
+            sent.append(message["type"])
             self.on_lifespan(message)
             await send(message)
 
         try:
             await self.app(scope, receive, watched_send)
         except BaseException:
-            self.on_lifespan({"type": "lifespan.unsupported"})
+            if "lifespan.startup.failed" not in sent:  # an app without lifespan support
+                self.on_lifespan({"type": "lifespan.unsupported"})
             raise
 
     def _receiver(self, conn: _Connection, receive: Any) -> Any:

@@ -182,8 +182,8 @@ class Server:
             self._main.cancel()
 
     def _on_lifespan(self, message: dict) -> None:
-        if message["type"] in ("lifespan.startup.complete", "lifespan.startup.failed",
-                               "lifespan.unsupported"):
+        # A failed startup is reported when its exception reaches _run(), not here.
+        if message["type"] in ("lifespan.startup.complete", "lifespan.unsupported"):
             self._ready.set()
 
     # Quart reports the real exception of a failed before_serving through a signal;

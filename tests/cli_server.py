@@ -22,6 +22,7 @@ class CLIServer:
     url: str
     pid: int
     output: str = ""  # everything the server printed, filled in once it has stopped
+    returncode: int | None = None  # likewise: 0, or -15 when it re-raised SIGTERM (uvicorn)
 
 
 @contextlib.contextmanager
@@ -65,7 +66,7 @@ def cli_server(kind: str, target: str, env: dict | None = None, ready_path: str 
             pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # the worker too, if it lingers
-        process.wait()
+        server.returncode = process.wait()
         log.seek(0)
         server.output = log.read().decode(errors="replace")
         log.close()

@@ -97,15 +97,25 @@ def test_startup_error_is_raised_in_the_caller_with_the_apps_traceback():
     async def connect_to_database():
         raise ConnectionError("database is down")
 
-    logging.getLogger("quart.app").disabled = True  # Quart logs it too; the test wants the raise
-    try:
-        with pytest.raises(ConnectionError, match="database is down") as caught:
-            serve(app)
-    finally:
-        logging.getLogger("quart.app").disabled = False
+    app.logger.disabled = True  # Quart logs it too; the test wants the raise
+    with pytest.raises(ConnectionError, match="database is down") as caught:
+        serve(app)
     frames = [entry.name for entry in caught.traceback]
     assert "connect_to_database" in frames
     assert serving_threads() == []
+
+
+def test_a_failed_startup_is_reported_once(caplog):
+    app = Quart("fails-to-start")
+
+    @app.before_serving
+    async def boom():
+        raise RuntimeError("no")
+
+    app.logger.disabled = True
+    with pytest.raises(RuntimeError, match="no"):
+        serve(app)
+    assert not [r for r in caplog.records if r.name == "course"], "the kit logged it a second time"
 
 
 def test_port_in_use_is_a_one_line_error_naming_the_port():

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from quart import Quart
 
-from _processes import served
+from cli_server import cli_server
 from apps.lifespan import create_app
 from course import serve
 
@@ -145,10 +145,12 @@ def test_served_for_real_with_the_kit(app, target):
 @pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
 def test_runs_under_a_real_server(server, tmp_path):
     database = tmp_path / "sites.db"
-    with served(server, "apps.lifespan:app", env={"QUART_DATABASE": str(database)}) as (url, process):
+    with cli_server(server, "apps.lifespan:app", env={"QUART_DATABASE": str(database)}) as running:
+        url = running.url
         assert httpx.post(url + "/sites", json={"url": url + "/"}).status_code == 202
         assert httpx.post(url + "/sites", content=b"{", headers=JSON).status_code == 400
-    assert process.returncode in (0, -15)  # hypercorn exits 0; uvicorn re-raises SIGTERM
+    assert running.returncode in (0, -15), running.output  # hypercorn exits 0; uvicorn re-raises SIGTERM
+    assert "Traceback" not in running.output, running.output
     import sqlite3
     with sqlite3.connect(database) as db:  # after_serving closed it; the row is on disk
         assert db.execute("SELECT url FROM sites").fetchall() == [(url + "/",)]

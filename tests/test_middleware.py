@@ -10,7 +10,7 @@ from quart.testing import WebsocketResponseError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from _processes import served
+from cli_server import cli_server
 from apps.middleware import app, scope_log
 from course import serve
 
@@ -143,7 +143,8 @@ def test_served_under_a_root_path_with_real_websockets():
 
 @pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
 def test_runs_under_a_real_server(server):
-    with served(server, "apps.middleware:app") as (url, _):
+    with cli_server(server, "apps.middleware:app") as running:
+        url = running.url
         response = httpx.get(url + "/", headers={"X-Request-Id": "abc"})
         assert response.headers["x-request-id"] == "abc"
         assert "server-timing" in response.headers
