@@ -132,3 +132,8 @@ def test_runs_under_real_servers(server):
         assert http.post("/cart/1").json() == {"cart": [1]}
         assert http.get("/cart").json() == {"cart": [1]}  # the client kept the session cookie
         assert http.get("/report?rows=5&delay=0").text.count("<tr><td>") == 5
+        # A client that hangs up in the middle of a streamed page: no traceback in the server's
+        # log (real_server checks), and the server carries on.
+        with http.stream("GET", "/report?rows=500&delay=0.01") as response:
+            assert next(response.iter_bytes())
+        assert http.get("/items/2").json()["name"] == "cup"
