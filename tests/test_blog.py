@@ -8,7 +8,7 @@ import pytest
 from apps.blog import create_app
 from apps.blog.store import posts
 from course import serve
-from real_servers import SERVERS, real_server
+from cli_server import cli_server
 
 JSON = {"Content-Type": "application/json"}
 
@@ -80,9 +80,10 @@ def test_served_for_real_by_the_kit():
     assert not app.extensions["posts"].open  # after_app_serving ran at stop
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_runs_under_real_servers(server):
-    with real_server(server, "apps.blog:app") as url:
-        assert httpx.get(url + "/").json() == {"posts": 1, "api": "/api/v1/posts"}
-        assert httpx.post(url + "/api/v1/posts", json={"title": "t", "body": "b"}).status_code == 201
-        assert httpx.post(url + "/api/v1/posts", json={}).status_code == 422
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_real_servers(kind):
+    with cli_server(kind, "apps.blog:app") as server:
+        assert httpx.get(server.url + "/").json() == {"posts": 1, "api": "/api/v1/posts"}
+        assert httpx.post(server.url + "/api/v1/posts", json={"title": "t", "body": "b"}).status_code == 201
+        assert httpx.post(server.url + "/api/v1/posts", json={}).status_code == 422
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output

@@ -8,7 +8,7 @@ import pytest
 from apps import extensions
 from apps.extensions import app
 from course import serve
-from real_servers import SERVERS, real_server
+from cli_server import cli_server
 
 JSON = {"Content-Type": "application/json"}
 
@@ -82,10 +82,11 @@ def test_served_for_real_by_the_kit():
         assert httpx.get(server.url + "/docs").status_code == 200
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_runs_under_real_servers(server):
-    with real_server(server, "apps.extensions:app") as url:
-        assert httpx.post(url + "/todos", json={"task": "t"}).status_code == 201
-        assert httpx.post(url + "/todos", json={"task": ""}).status_code == 422
-        assert httpx.get(url + "/todos", headers={"Origin": "https://todo.example"}).headers[
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_real_servers(kind):
+    with cli_server(kind, "apps.extensions:app") as server:
+        assert httpx.post(server.url + "/todos", json={"task": "t"}).status_code == 201
+        assert httpx.post(server.url + "/todos", json={"task": ""}).status_code == 422
+        assert httpx.get(server.url + "/todos", headers={"Origin": "https://todo.example"}).headers[
             "access-control-allow-origin"] == "https://todo.example"
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output

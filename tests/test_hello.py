@@ -8,7 +8,7 @@ import pytest
 from apps import hello
 from apps.hello import app
 from course import serve
-from real_servers import SERVERS, real_server
+from cli_server import cli_server
 
 JSON = {"Content-Type": "application/json"}
 
@@ -85,11 +85,12 @@ def test_served_for_real_by_the_kit():
         assert oversize.status_code == 413
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_runs_under_real_servers(server):
-    with real_server(server, "apps.hello:app") as url:
-        assert httpx.get(url + "/").json() == {"message": "Hello, World!"}
-        created = httpx.post(url + "/notes", json={"text": "hi"})
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_real_servers(kind):
+    with cli_server(kind, "apps.hello:app") as server:
+        assert httpx.get(server.url + "/").json() == {"message": "Hello, World!"}
+        created = httpx.post(server.url + "/notes", json={"text": "hi"})
         assert created.status_code == 201
-        assert httpx.post(url + "/notes", content="{", headers=JSON).status_code == 400
-        assert httpx.post(url + "/notes", content=b"x" * (2 * 1024 * 1024), headers=JSON).status_code == 413
+        assert httpx.post(server.url + "/notes", content="{", headers=JSON).status_code == 400
+        assert httpx.post(server.url + "/notes", content=b"x" * (2 * 1024 * 1024), headers=JSON).status_code == 413
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output

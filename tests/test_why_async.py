@@ -11,7 +11,7 @@ import bench
 import bench.concurrency
 from apps.why_async import app, flask_app
 from course import serve
-from real_servers import SERVERS, real_server
+from cli_server import cli_server
 
 
 @pytest.mark.parametrize("path", ["/io?delay=0", "/blocking?delay=0", "/offloaded?delay=0", "/io"])
@@ -69,12 +69,13 @@ async def test_blocking_call_freezes_the_loop_and_run_sync_frees_it():
                 assert (finished[0] == "/ping") == ping_first, (path, finished)
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_runs_under_real_servers(server):
-    with real_server(server, "apps.why_async:app") as url:
-        assert httpx.get(url + "/io?delay=0.01").json() == {"waited": 0.01}
-        assert httpx.get(url + "/offloaded?delay=0.01").status_code == 200
-        assert httpx.get(url + "/io?delay=x").status_code == 400
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_real_servers(kind):
+    with cli_server(kind, "apps.why_async:app") as server:
+        assert httpx.get(server.url + "/io?delay=0.01").json() == {"waited": 0.01}
+        assert httpx.get(server.url + "/offloaded?delay=0.01").status_code == 200
+        assert httpx.get(server.url + "/io?delay=x").status_code == 400
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output
 
 
 async def test_bench_burst_counts_threads_and_requests():
