@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -120,8 +122,9 @@ server.serve_forever()
 @contextlib.contextmanager
 def server_process(framework: str):
     """Run the Quart or Flask service in a process of its own; yield (port, pid)."""
+    # A session of its own, so that stopping it also stops the worker Hypercorn forks.
     process = subprocess.Popen(SERVERS[framework], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -133,12 +136,15 @@ def server_process(framework: str):
         threading.Thread(target=process.stdout.read, daemon=True).start()
         yield int(match.group(1)), process.pid
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker too, if it lingers
+        process.wait()
 
 
 async def compare(sizes=SIZES, runs: int = 3, delay: float = DELAY) -> list[dict]:
