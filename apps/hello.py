@@ -47,7 +47,7 @@ async def create_note():
         raise UnsupportedMediaType("send the note as JSON with Content-Type: application/json")
     data = await _json_body()
     text = data.get("text") if isinstance(data, dict) else None
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text:
         raise Unprocessable('the body must be a JSON object with a non-empty string "text"')
     note = {"id": next(_ids), "text": text}
     notes[note["id"]] = note
