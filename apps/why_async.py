@@ -1,0 +1,95 @@
+"""I/O-bound handlers in Quart, their threaded-Flask twin, and the blocking trap: the app of 04.
+
+Run it with ``hypercorn apps.why_async:app`` or ``uvicorn apps.why_async:app``.
+``flask_app`` is the same service in Flask, for comparison (``serve(flask_app)`` runs it on
+werkzeug with one thread per request, as ``flask run`` does).
+
+Every view waits ``?delay=`` seconds (default 0.05, at most 5), standing for an outbound call:
+an HTTP API, a database query, a file on a network share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from flask import Flask
+from flask import request as flask_request
+from quart import Quart, request
+from quart.utils import run_sync
+from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
+
+app = Quart(__name__)
+
+
+def _delay(args) -> float:
+    """The ?delay= query argument (shared by both apps, hence werkzeug's exceptions) in seconds: 400 if it is not a number, 422 if outside 0..5."""
+    raw = args.get("delay", "0.05")
+    try:
+        delay = float(raw)
+    except ValueError:
+        raise BadRequest("?delay= must be a number of seconds") from None
+    if not 0 <= delay <= 5:  # also false for nan
+        raise UnprocessableEntity("?delay= must be between 0 and 5 seconds")
+    return delay
+
+
+@app.get("/io")
+async def io():
+    """Wait on "I/O" the async way: the event loop serves other requests meanwhile."""
+    delay = _delay(request.args)
+    await asyncio.sleep(delay)
+    return {"waited": delay}
+
+
+@app.get("/blocking")
+async def blocking():
+    """The trap: a blocking call in an async view stops the whole event loop while it runs."""
+    delay = _delay(request.args)
+    time.sleep(delay)  # never do this in an async view
+    return {"waited": delay}
+
+
+@app.get("/offloaded")
+async def offloaded():
+    """The fix for code you cannot make async: run it in a worker thread and await it."""
+    delay = _delay(request.args)
+    await run_sync(time.sleep)(delay)
+    return {"waited": delay}
+
+
+@app.get("/ping")
+async def ping():
+    """Answers at once, unless something blocks the event loop."""
+    return {"pong": True}
+
+
+@app.errorhandler(HTTPException)
+async def json_error(error: HTTPException):
+    """Every HTTP error as JSON {"error": "..."}."""
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return {"error": error.description}, error.code, headers
+
+
+flask_app = Flask("why_async_flask")
+
+
+@flask_app.get("/io")
+def flask_io():
+    """Flask waits by blocking its thread; werkzeug runs one thread per request."""
+    delay = _delay(flask_request.args)
+    time.sleep(delay)
+    return {"waited": delay}
+
+
+@flask_app.get("/ping")
+def flask_ping():
+    """Answers at once (it has a thread of its own)."""
+    return {"pong": True}
+
+
+@flask_app.errorhandler(HTTPException)
+def flask_json_error(error: HTTPException):
+    """Every HTTP error as JSON {"error": "..."}."""
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return {"error": error.description}, error.code, headers

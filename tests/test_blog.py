@@ -1,0 +1,89 @@
+"""apps/blog: the app factory, blueprints (nested), serving hooks and JSON errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from apps.blog import create_app
+from apps.blog.store import posts
+from course import serve
+from cli_server import cli_server
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+async def client():
+    app = create_app({"SEED_POSTS": False})
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+def test_routes_and_endpoint_names():
+    pairs = {(rule.rule, rule.endpoint) for rule in create_app().url_map.iter_rules()}
+    assert pairs == {("/static/<path:filename>", "static"), ("/", "pages.index"), ("/about", "pages.about"),
+                     ("/api/v1/posts", "api.v1.list_posts"), ("/api/v1/posts", "api.v1.create_post"),
+                     ("/api/v1/posts/<int:post_id>", "api.v1.get_post")}
+
+
+async def test_factory_builds_independent_apps():
+    first, second = create_app({"SEED_POSTS": False}), create_app()
+    async with first.test_app() as a, second.test_app() as b:
+        await a.test_client().post("/api/v1/posts", json={"title": "t", "body": "b"})
+        assert [p["title"] for p in await (await a.test_client().get("/api/v1/posts")).get_json()] == ["t"]
+        assert [p["title"] for p in await (await b.test_client().get("/api/v1/posts")).get_json()] == ["Hello, blueprints"]
+
+
+async def test_serving_hooks_open_and_close_the_store():
+    app = create_app()
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="not open"):
+            posts()
+    async with app.test_app():
+        assert app.extensions["posts"].open
+    assert not app.extensions["posts"].open
+
+
+async def test_posts_api(client):
+    created = await client.post("/api/v1/posts", json={"title": "Hi", "body": "There"})
+    assert created.status_code == 201
+    assert created.headers["X-API"] == "blog"  # the parent blueprint's hook ran for v1
+    post = await created.get_json()
+    assert await (await client.get(f"/api/v1/posts/{post['id']}")).get_json() == post
+    assert await (await client.get("/")).get_json() == {"posts": 1, "api": "/api/v1/posts"}
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, words", [
+    ("post", "/api/v1/posts", {"data": "{", "headers": JSON}, 400, "not valid JSON"),
+    ("post", "/api/v1/posts", {"data": b"\xff", "headers": JSON}, 400, "not valid JSON"),
+    ("post", "/api/v1/posts", {"form": {"title": "t", "body": "b"}}, 415, "application/json"),
+    ("post", "/api/v1/posts", {"json": {"title": "t"}}, 422, "body"),
+    ("post", "/api/v1/posts", {"json": {"title": "", "body": "b"}}, 422, "title"),
+    ("post", "/api/v1/posts", {"json": {"title": 1, "body": "b"}}, 422, "title"),
+    ("post", "/api/v1/posts", {"json": "title"}, 422, "title"),
+    ("post", "/api/v1/posts", {"data": b"x" * 70_000, "headers": JSON}, 413, "capacity"),
+    ("get", "/api/v1/posts/7", {}, 404, "no post 7"),
+    ("get", "/api/v2/posts", {}, 404, "not found"),
+    ("delete", "/api/v1/posts", {}, 405, "not allowed"),
+])
+async def test_bad_requests_get_clear_json_errors(client, method, path, kwargs, status, words):
+    response = await getattr(client, method)(path, **kwargs)
+    assert response.status_code == status
+    assert words.lower() in (await response.get_json())["error"].lower()
+
+
+def test_served_for_real_by_the_kit():
+    app = create_app()
+    with serve(app) as server:
+        assert httpx.get(server.url + "/api/v1/posts").json()[0]["title"] == "Hello, blueprints"
+    assert not app.extensions["posts"].open  # after_app_serving ran at stop
+
+
+@pytest.mark.parametrize("kind", ["hypercorn", "uvicorn"])
+def test_runs_under_real_servers(kind):
+    with cli_server(kind, "apps.blog:app") as server:
+        assert httpx.get(server.url + "/").json() == {"posts": 1, "api": "/api/v1/posts"}
+        assert httpx.post(server.url + "/api/v1/posts", json={"title": "t", "body": "b"}).status_code == 201
+        assert httpx.post(server.url + "/api/v1/posts", json={}).status_code == 422
+    assert "Traceback" not in server.output and "ERROR" not in server.output, server.output
