@@ -270,7 +270,7 @@ def serve(
     if hasattr(app, "wsgi_app") and not hasattr(app, "asgi_app"):
         from ._wsgi import serve_wsgi
 
-        return serve_wsgi(app, host=host, port=port, name=name)
+        return serve_wsgi(app, host=host, port=port, name=name, access_log=access_log)
 
     name = name or getattr(app, "name", None) or type(app).__name__
     _replace(name, host, port)

@@ -251,12 +251,13 @@ def test_unknown_options_are_a_clear_error():
     assert serving_threads() == []
 
 
-def test_flask_apps_are_served_by_werkzeug_with_the_same_interface():
+def test_flask_apps_are_served_by_werkzeug_with_the_same_interface(capsys):
     flask = pytest.importorskip("flask")
     app = flask.Flask("flask-kit-test")
     app.get("/")(lambda: {"framework": "flask"})
     with serve(app) as server:
         assert httpx.get(server.url + "/").json() == {"framework": "flask"}
+        assert "GET /" not in capsys.readouterr().err  # quiet by default, as with Quart
         again = serve(app)  # replaced like a Quart app
         assert not server.running
         again.stop()
