@@ -1,6 +1,7 @@
 """Chat over websockets: an echo endpoint, and rooms that broadcast through a small in-memory broker.
 
 Run it:  hypercorn apps.chat:app   or   uvicorn apps.chat:app   then open /static/chat.html?room=lobby
+Test it: ``create_app()`` makes a fresh app with its own broker, so a test never shares one.
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
-from quart import Quart, abort, redirect, websocket
+from quart import Blueprint, Quart, abort, current_app, redirect, websocket
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
-app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
-# Our own limits, checked by the app so they hold under any server (Hypercorn's own
-# limit is 16 MiB, uvicorn's 16 MiB too: far more than a chat line needs).
-app.config["MAX_MESSAGE_SIZE"] = 4096  # characters in one incoming frame
-app.config["ALLOWED_ORIGINS"] = set()  # extra browser origins allowed besides the page's own
 INBOX_SIZE = 1000  # messages waiting for one slow client before it is dropped
 
 
@@ -52,13 +48,17 @@ class Broker:
                 self.rooms.pop(room, None)
 
 
-@app.before_serving
+# The routes live in a blueprint so that create_app() (at the end) can make independent apps.
+blueprint = Blueprint("chat", __name__)
+
+
+@blueprint.before_app_serving
 async def create_broker() -> None:
     """Make a fresh broker on the loop that serves the app (its queues belong to that loop)."""
-    app.extensions["broker"] = Broker()
+    current_app.extensions["broker"] = Broker()
 
 
-@app.get("/")
+@blueprint.get("/")
 async def index():
     """Send browsers to the chat page (a relative URL, so it works behind a proxy prefix)."""
     return redirect("static/chat.html")
@@ -69,12 +69,13 @@ def _check_origin() -> None:
     origin = websocket.headers.get("Origin")
     if origin is None:  # not a browser (a script, the test client): nothing to ride on
         return
-    if urlsplit(origin).netloc == websocket.headers.get("Host") or origin in app.config["ALLOWED_ORIGINS"]:
+    same_site = urlsplit(origin).netloc == websocket.headers.get("Host")
+    if same_site or origin in current_app.config["ALLOWED_ORIGINS"]:
         return
     abort(403)  # before accept(): the client gets an HTTP 403 instead of a websocket
 
 
-@app.websocket("/ws")
+@blueprint.websocket("/ws")
 async def echo():
     """Answer every text message with "You said: <message>"."""
     _check_origin()
@@ -83,19 +84,19 @@ async def echo():
         if isinstance(message, bytes):
             await websocket.close(1003, "text messages only")  # 1003: cannot accept this data type
             return
-        if len(message) > app.config["MAX_MESSAGE_SIZE"]:
+        if len(message) > current_app.config["MAX_MESSAGE_SIZE"]:
             await websocket.close(1009, "message too big")
             return
         await websocket.send(f"You said: {message}")
 
 
-@app.websocket("/chat/<room>")
+@blueprint.websocket("/chat/<room>")
 async def chat(room: str):
     """Join a room: every message sent to the room reaches every member, sender included."""
     _check_origin()
     name = (websocket.args.get("name") or "").strip()[:32] or "anonymous"
     room = room[:64]
-    broker: Broker = app.extensions["broker"]
+    broker: Broker = current_app.extensions["broker"]
     async with broker.subscribe(room) as inbox:
         await websocket.accept()  # after subscribing: once connected, a client hears everything
         broker.publish(room, {"type": "join", "room": room, "name": name})
@@ -106,9 +107,7 @@ async def chat(room: str):
                 sending = group.create_task(_send_from(inbox))
                 await _receive_into(broker, room, name)  # returns when we close the socket
                 sending.cancel()
-        except asyncio.CancelledError:
-            raise  # the client went away: Quart cancels the handler; let it finish cancelling
-        finally:
+        finally:  # a vanished client cancels this handler: CancelledError passes through, this runs
             broker.publish(room, {"type": "leave", "room": room, "name": name})
 
 
@@ -121,7 +120,7 @@ async def _send_from(inbox: asyncio.Queue) -> None:
 async def _receive_into(broker: Broker, room: str, name: str) -> None:
     while True:
         data = await websocket.receive()
-        if len(data) > app.config["MAX_MESSAGE_SIZE"]:
+        if len(data) > current_app.config["MAX_MESSAGE_SIZE"]:
             await websocket.close(1009, "message too big")
             return
         try:
@@ -145,3 +144,17 @@ def _text_of(data: str | bytes) -> str:
     if not payload["text"].strip():
         raise ValueError('"text" is empty')
     return payload["text"]
+
+
+def create_app() -> Quart:
+    """A new chat app with its own config and, once served, its own broker."""
+    new_app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
+    # Our own limits, checked by the app so they hold under any server (Hypercorn's own
+    # limit is 16 MiB, uvicorn's 16 MiB too: far more than a chat line needs).
+    new_app.config["MAX_MESSAGE_SIZE"] = 4096  # characters in one incoming frame
+    new_app.config["ALLOWED_ORIGINS"] = set()  # extra browser origins allowed besides the page's own
+    new_app.register_blueprint(blueprint)
+    return new_app
+
+
+app = create_app()

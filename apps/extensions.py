@@ -16,9 +16,11 @@ from pydantic import BaseModel, Field
 from quart import Quart, abort, request
 from quart_cors import cors
 from quart_schema import QuartSchema, RequestSchemaValidationError, validate_request, validate_response
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 app = Quart(__name__)
+json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
 app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
 QuartSchema(app, info={"title": "Todo API", "version": "1.0"})
 # Only this origin's pages may call the API from a browser (curl and servers are not affected).
@@ -94,15 +96,5 @@ async def invalid_body(error: RequestSchemaValidationError):
     return {"error": "the body does not match the schema", "detail": detail}, 422
 
 
-@app.errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """Every other HTTP error as JSON {"error": "..."}."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers
 
 
-@app.errorhandler(Exception)
-async def unexpected_error(error: Exception):
-    """A bug must not leak a traceback to the client."""
-    app.logger.exception("unexpected error")
-    return {"error": "internal server error"}, 500

@@ -9,9 +9,12 @@ import json
 from itertools import count
 
 from quart import Quart, request
+
+from apps.errors import json_errors
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
 
 app = Quart(__name__)
+json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
 # Quart refuses a bigger body with 413 before reading it (the default is 16 MiB).
 app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
 
@@ -72,16 +75,5 @@ async def get_note(note_id: int):
     return notes[note_id]
 
 
-@app.errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """Every HTTP error (400, 404, 405, 413, 415, 422, ...) as JSON {"error": "..."}, not HTML."""
-    # get_headers() carries e.g. the Allow header of a 405; drop its HTML content type.
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers
 
 
-@app.errorhandler(Exception)
-async def unexpected_error(error: Exception):
-    """A bug must not leak a traceback to the client: log it, answer a plain JSON 500."""
-    app.logger.exception("unexpected error")
-    return {"error": "internal server error"}, 500

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import aiosqlite
 import httpx
 from quart import Blueprint, Quart, current_app, request
-from werkzeug.exceptions import (BadRequest, HTTPException, NotFound, UnprocessableEntity,
-                                 UnsupportedMediaType)
+from werkzeug.exceptions import BadRequest, NotFound, UnprocessableEntity, UnsupportedMediaType
+
+from apps.errors import json_errors
 
 bp = Blueprint("uptime", __name__)
 
@@ -33,6 +34,7 @@ bp = Blueprint("uptime", __name__)
 def create_app(config: dict | None = None) -> Quart:
     """A new uptime monitor; ``config`` overrides the defaults and the environment."""
     app = Quart(__name__)
+    json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
     app.config.update(DATABASE=":memory:", CHECK_INTERVAL=60.0, MAX_CONTENT_LENGTH=64 * 1024)
     app.config.from_prefixed_env()  # QUART_DATABASE=sites.db, QUART_CHECK_INTERVAL=5, ...
     app.config.update(config or {})
@@ -170,11 +172,6 @@ async def add_site():
     return {"id": site_id, "url": url, "status": None, "checked_at": None, "checks": 0}, 202
 
 
-@bp.app_errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """Every HTTP error (400, 404, 405, 413, 415, 422) as JSON {"error": "..."}."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers
 
 
 app = create_app()  # what ``hypercorn apps.lifespan:app`` and ``uvicorn apps.lifespan:app`` serve

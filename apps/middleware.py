@@ -19,9 +19,11 @@ from collections import deque
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, request, url_for, websocket
 from quart_cors import route_cors
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 app = Quart(__name__)
+json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
 
 # The one origin whose pages may call /api/* from JavaScript (see route_cors below).
 FRONTEND = "https://frontend.example"
@@ -184,8 +186,3 @@ async def echo():
         await websocket.send(f"You said: {await websocket.receive()}")
 
 
-@app.errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """HTTP errors as JSON {"error": "..."}, like the middleware's own."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers

@@ -13,9 +13,11 @@ import secrets
 
 from quart import (Quart, abort, render_template, render_template_string, request, session,
                    stream_template)
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 app = Quart(__name__)
+json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
 app.config.update(
     # Sessions are signed cookies: without a secret key Quart refuses to set one.
     # A random key is fine for one process; set SECRET_KEY when you run several.
@@ -117,18 +119,8 @@ async def report():
     return await stream_template("report.html", rows=produce(), theme="light")
 
 
-@app.errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """Every HTTP error as JSON {"error": "..."} with its status (and Allow header on 405)."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers
 
 
-@app.errorhandler(Exception)
-async def unexpected_error(error: Exception):
-    """A bug must not leak a traceback to the client."""
-    app.logger.exception("unexpected error")
-    return {"error": "internal server error"}, 500
 
 
 async def _json_body():

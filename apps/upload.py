@@ -155,8 +155,11 @@ def create_app(upload_dir: Path | str | None = None, max_upload: int = MAX_UPLOA
     app.config["MAX_UPLOAD"] = max_upload
     app.config["UPLOAD_IDLE_TIMEOUT"] = IDLE_TIMEOUT
     # Quart checks MAX_CONTENT_LENGTH (16 MiB by default) against the Content-Length
-    # header before the view runs. Uploads need more, so we lift it to our own limit;
-    # a chunked body has no Content-Length at all, so save_body() counts bytes itself.
+    # header, and against the bytes received but not yet read by the view; it never
+    # counts the running total of a streamed body. The 16 MiB default could answer 413
+    # in the middle of a good upload whenever the view falls behind, so we lift it to
+    # our own limit, and save_body() counts the bytes itself (a chunked body declares
+    # no length at all).
     app.config["MAX_CONTENT_LENGTH"] = max_upload
 
     @app.before_serving

@@ -42,8 +42,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The byte range ``(start, end)`` (end included) that ``header`` asks for.
 
     ``None`` means "send the whole file": there is no header, or it is not one
-    we must honour. RFC 9110 lets a server ignore a Range header, and requires
-    it to ignore an invalid one. Examples for a 1000-byte file::
+    we honour. RFC 9110 lets a server ignore any Range header, and requires it
+    to ignore one with an unknown unit (``pages=``). An invalid one it may ignore
+    or reject with 416; ignoring it (send the whole file, 200) is the friendlier,
+    common choice, and the one made here. Examples for a 1000-byte file::
 
         bytes=0-99     -> (0, 99)       the first 100 bytes
         bytes=900-     -> (900, 999)    open-ended: from 900 to the end

@@ -19,7 +19,10 @@ from quart import Quart, request
 from quart.utils import run_sync
 from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
 
+from apps.errors import json_errors
+
 app = Quart(__name__)
+json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
 
 
 def _delay(args) -> float:
@@ -64,11 +67,6 @@ async def ping():
     return {"pong": True}
 
 
-@app.errorhandler(HTTPException)
-async def json_error(error: HTTPException):
-    """Every HTTP error as JSON {"error": "..."}."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return {"error": error.description}, error.code, headers
 
 
 flask_app = Flask("why_async_flask")

@@ -67,6 +67,8 @@ class Gate:
             if "lifespan.startup.failed" not in sent:  # an app without lifespan support
                 self.on_lifespan({"type": "lifespan.unsupported"})
             raise
+        if "lifespan.startup.complete" not in sent:  # returned without a word: no lifespan either
+            self.on_lifespan({"type": "lifespan.unsupported"})
 
     def _receiver(self, conn: _Connection, receive: Any) -> Any:
         disconnect = {"type": f"{conn.kind}.disconnect", "code": 1001}

@@ -369,3 +369,22 @@ def test_an_https_server_behind_the_proxy_is_a_clear_error(monkeypatch, certs):
     with serve(make_app(), tls=True) as server:
         with pytest.raises(ServerError, match="proxy cannot reach an HTTPS server"):
             course.show(server, "/")
+
+
+def test_kept_open_connections_are_not_slowed_by_nagle():
+    """asyncio sets TCP_NODELAY only on sockets created with IPPROTO_TCP."""
+    with serve(make_app()) as server, httpx.Client() as client:
+        client.get(server.url + "/")
+        sock = server._sock
+        assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_an_app_without_lifespan_is_ready_at_once():
+    async def bare(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return  # says nothing: Hypercorn carries on without lifespan
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve(bare, name="bare", startup_timeout=5) as server:
+        assert httpx.get(server.url + "/").status_code == 204

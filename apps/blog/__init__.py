@@ -11,12 +11,14 @@ Run it with ``hypercorn apps.blog:app`` or ``uvicorn apps.blog:app``.
 from __future__ import annotations
 
 from quart import Quart
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 
 def create_app(test_config: dict | None = None) -> Quart:
     """Build a new, independent blog app; tests pass ``test_config`` to override settings."""
     app = Quart(__name__)
+    json_errors(app)  # every error as JSON {"error": ...}, from any blueprint: see apps/errors.py
     app.config.from_mapping(MAX_CONTENT_LENGTH=64 * 1024, SEED_POSTS=True)
     if test_config:
         app.config.from_mapping(test_config)
@@ -29,17 +31,7 @@ def create_app(test_config: dict | None = None) -> Quart:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
 
-    @app.errorhandler(HTTPException)
-    async def json_error(error: HTTPException):
-        """Every HTTP error as JSON {"error": "..."}, from any blueprint."""
-        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        return {"error": error.description}, error.code, headers
 
-    @app.errorhandler(Exception)
-    async def unexpected_error(error: Exception):
-        """A bug must not leak a traceback to the client."""
-        app.logger.exception("unexpected error")
-        return {"error": "internal server error"}, 500
 
     return app
 
