@@ -32,6 +32,7 @@ Run alone: ``python -m bench.protocols [--quick]``.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import signal
@@ -236,7 +237,13 @@ def h2load(url: str, *, clients: int, streams: int, seconds: float, h1: bool = F
     # h2load's req/s counts the timed part only (the warm-up is excluded), as does the log.
     rate = next(float(line.split(",")[1].split()[0]) for line in result.stdout.splitlines()
                 if line.startswith("finished in"))
-    return rate, latencies[int(len(latencies) * 0.99)] / 1000
+    return rate, p99(latencies) / 1000
+
+
+def p99(values: list[float]) -> float:
+    """Nearest-rank 99th percentile: the smallest value that at least 99% of values do not exceed."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1]
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
