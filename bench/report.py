@@ -30,7 +30,8 @@ from typing import Any, Callable, TextIO
 
 from bench import MiB, Row, file_read_rate, file_write_rate, loopback_copy_rate
 
-__all__ = ["GROUPS", "machine", "baseline", "run_groups", "format_table", "plot", "write_json"]
+__all__ = ["GROUPS", "machine", "baseline", "run_groups", "format_table", "explain", "plot",
+           "write_json", "describe"]
 
 GROUPS = ["kit", "uploads", "downloads", "protocols", "concurrency"]
 PACKAGES = ["quart", "hypercorn", "uvicorn", "werkzeug", "flask", "h11", "h2", "wsproto", "httpx",
@@ -174,6 +175,23 @@ def format_table(rows: list[Row], status: dict[str, dict] | None = None, info: d
         if state and state["status"] != "ok":
             lines.append(f"{group:<10} {state['status'].upper()}: {state.get('reason', '')}")
     lines.append("ratio: value / the machine's limit in the same run (for latencies: times the floor).")
+    return "\n".join(lines)
+
+
+def explain(rows: list[Row]) -> str:
+    """Each figure as a sentence (Markdown): its value, and what share of the machine's limit it is."""
+    lines = []
+    for row in rows:
+        value = f"{_number(row.value)} {row.unit}".strip()
+        if row.ratio is None:
+            line = f"- {row.name}: **{value}**"
+        elif row.unit in LATENCY_UNITS:
+            line = (f"- {row.name}: **{value}**, **{row.ratio:,.1f}×** the machine's floor "
+                    f"({_number(row.limit)} {row.unit})")
+        else:
+            line = (f"- {row.name}: **{value}**, **{row.ratio:.0%}** of the machine's limit "
+                    f"({_number(row.limit)} {row.unit})")
+        lines.append(line + (f"; the course promises {row.target}" if row.target else ""))
     return "\n".join(lines)
 
 
