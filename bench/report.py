@@ -13,6 +13,7 @@ them directly::
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import json
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from importlib import metadata
@@ -132,7 +134,7 @@ def run_groups(names: list[str], quick: bool = False,
             kwargs["progress"] = lambda label, name=name: on_step(name, label)
         start = time.perf_counter()
         try:
-            group_rows = list(module.run(**kwargs))
+            group_rows = list(_call(module.run, **kwargs))
         except Exception as error:  # noqa: BLE001
             status[name] = {"status": "error", "reason": repr(error), "seconds": time.perf_counter() - start,
                             "traceback": traceback.format_exc()}
@@ -141,6 +143,29 @@ def run_groups(names: list[str], quick: bool = False,
         status[name] = {"status": "ok", "seconds": round(time.perf_counter() - start, 1),
                         "rows": len(group_rows)}
     return rows, status
+
+
+def _call(func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``func``; from a thread whose event loop runs (a notebook cell), call it in a new thread,
+    so that groups may use ``asyncio.run()`` as they do on the command line."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return func(**kwargs)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = func(**kwargs)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, name="bench-group")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _number(value: float) -> str:
