@@ -1,30 +1,40 @@
 """Protocols: requests/s and p99 latency of one small Quart endpoint, served several ways.
 
 What is measured: ``GET /`` answering ``{"ok":true}`` from the Quart ``app`` below,
-under Hypercorn over HTTP/1.1 (one connection, then a pool of 10), HTTP/2 over TLS
-(one connection carrying 10 concurrent streams, ALPN ``h2``, with the course's
-certificates, the files ``serve(app, tls=True)`` uses), HTTP/1.1 over TLS (a pool
-of 10, what a browser falls back to) and h2c (HTTP/2 without TLS, by prior
-knowledge); then uvicorn serving the very same app, and each server running a raw
-ASGI app (no framework) to tell the framework's cost from the server's.
+under Hypercorn over HTTP/1.1 (one connection, then a pool of 10), h2c (HTTP/2
+without TLS, by prior knowledge, one connection carrying 10 concurrent streams),
+HTTP/2 over TLS (ALPN ``h2``, one connection x 10 streams, with the course's
+certificates: the files ``serve(app, tls=True)`` uses) and HTTP/1.1 over TLS (a
+pool of 10, what a client without HTTP/2 does); then uvicorn serving the very same
+app; then each server running a raw ASGI app (no framework), which tells the
+framework's cost from the server's.
 
 How: every server is a subprocess on a free port (``python -m hypercorn`` and
-``python -m uvicorn``, one worker each, so one Python process answers, as in the
-notebook). The load comes from ``h2load`` (nghttp2), a C client that speaks all
-three protocols, so every figure in the group is made by the same tool and the
-protocols compare fairly: timed runs after a warm-up, requests/s as h2load reports
-it, p99 from its per-request log (``--log-file``). A Python client is much slower
-than the servers it measures; one extra row shows that: ``httpx.AsyncClient``
-over HTTP/2 with ``verify=tls_context()``, against the same h2load figure.
+``python -m uvicorn``, one worker each: one Python process answers, as in the
+notebooks), warmed up before it is timed. The load comes from two clients written
+in C, named in each row: ``wrk`` for HTTP/1.1 (requests/s and p99 from its
+``--latency`` percentiles) and ``h2load`` (nghttp2) for HTTP/2 (its timed phase
+after a warm-up; p99 from its per-request ``--log-file``). h2load would speak
+HTTP/1.1 too, but it counts Hypercorn's status line (``HTTP/1.1 200 `` with an
+empty reason phrase, which RFC 9112 allows) as a failure. One more row shows what
+a Python client reaches: ``httpx.AsyncClient`` over HTTP/2 with
+``verify=tls_context()``, whose limit is h2load's figure on the same server.
 
-The machine's limit (the ``limit`` column): the same h2load, with the same
-number of connections, against a *raw asyncio responder*, a subprocess whose
-``asyncio.Protocol`` answers every ``\\r\\n\\r\\n`` with canned response bytes: no
-HTTP parsing, no ASGI, no framework, no TLS. It is the most requests one Python
-event loop can answer on this machine and with this load tool, so a ratio says
-which share of that the protocol, the server and Quart leave. For p99 latency
-the same responder gives the floor (the ratio reads "times the floor").
-On a 2-core machine h2load takes one core and the server the other.
+The machine's limit (the ``limit`` column): the same tool, with the same number
+of connections, against a *raw asyncio responder*: a subprocess whose
+``asyncio.Protocol`` answers every request head (up to the blank line) with the
+same canned bytes: no HTTP parsing, no ASGI, no framework, no TLS. It is the most
+requests one Python event loop can answer on this machine with that load tool,
+so the ratio says which share of it the protocol, the server and Quart leave.
+For p99 latency the same responder gives the floor (the ratio reads "x times the
+floor"). HTTP/2 rows are compared with h2load's HTTP/1.1 figure on the responder
+with the same 10 requests in flight (a raw HTTP/2 responder would need HPACK and
+framing, i.e. an HTTP/2 implementation, and would no longer be a floor).
+On a 2-core machine the load tool takes one core and the server the other.
+
+Hypercorn ends a connection after 1000 requests by default
+(``keep_alive_max_requests``); h2load does not reopen an HTTP/2 connection the
+server closed, so the benchmark raises that limit (wrk reconnects by itself).
 
 Run alone: ``python -m bench.protocols [--quick]``.
 """
@@ -112,8 +122,7 @@ def raw_responder(port: int) -> None:
 
 # --- servers as subprocesses ----------------------------------------------------------------
 
-# Hypercorn ends a connection after 1000 requests by default (``keep_alive_max_requests``);
-# h2load does not reopen an HTTP/2 connection the server closed, so the benchmark lifts it.
+# See the module's docstring: h2load needs Hypercorn to keep an HTTP/2 connection open.
 _HYPERCORN_TOML = "keep_alive_max_requests = 1000000000\n"
 
 
@@ -266,12 +275,6 @@ def wrk(url: str, *, clients: int, seconds: float, streams: int = 1) -> tuple[fl
     return rate, float(p99[: -len(unit)]) * _UNITS[unit]
 
 
-def median_load(tool, url: str, runs: int, **options) -> tuple[float, float]:
-    """Median requests/s and median p99 over ``runs`` runs of ``tool`` (``wrk`` or ``h2load``)."""
-    results = [tool(url, **options) for _ in range(runs)]
-    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
-
-
 async def _httpx_rate(url: str, seconds: float, concurrency: int) -> float:
     """Requests/s of httpx.AsyncClient over one HTTP/2 connection with ``concurrency`` in flight."""
     import httpx
@@ -300,60 +303,96 @@ async def _httpx_rate(url: str, seconds: float, concurrency: int) -> float:
 POOL = 10  # connections in a pool, and streams on one HTTP/2 connection: the same 10 in flight
 
 
+def _median(results: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """Measure every protocol and server; ``progress(label)`` is called before each step."""
+    """Measure every protocol and server; ``progress(label)`` is called before each step.
+
+    The full mode pairs every timed run with a run of the same tool and shape against
+    the raw responder, just before it, so that a ratio compares two figures taken
+    moments apart (a shared machine's load changes by the minute). The quick mode
+    measures each limit once, first.
+    """
     runs, seconds = (1, 1.0) if quick else (5, 2.0)
     step = progress or (lambda label: None)
     rows: list[Row] = []
-    one = dict(clients=1, seconds=seconds)
-    pool = dict(clients=POOL, seconds=seconds)
-    multiplexed = dict(clients=1, streams=POOL, seconds=seconds)
+    # The shapes of load; each has its limit (the same tool and shape against the raw responder).
+    shapes = {
+        "1 conn [wrk]": (wrk, dict(clients=1)),
+        f"{POOL} conns [wrk]": (wrk, dict(clients=POOL)),
+        f"{POOL} in flight [h2load]": (h2load, dict(h1=True, clients=POOL, streams=1)),
+    }
+    limit_runs: dict[str, list[tuple[float, float]]] = {shape: [] for shape in shapes}
 
     def add(name: str, result: tuple[float, float], limit: tuple[float, float] | None,
-            target: str = "", latency: bool = True) -> None:
+            latency: bool = True) -> None:
         rate, p99 = result
-        rows.append(Row("protocols", f"{name}: req/s", rate, "req/s", limit and limit[0], target))
+        rows.append(Row("protocols", f"{name}: req/s", rate, "req/s", limit and limit[0]))
         if latency:
             rows.append(Row("protocols", f"{name}: p99", p99, "ms", limit and limit[1]))
 
     step("raw asyncio responder (the limit)")
-    with running("raw") as url:
-        limit_one = median_load(wrk, url, runs, **one)
-        limit_pool = median_load(wrk, url, runs, **pool)
-        limit_h2load = median_load(h2load, url, runs, h1=True, streams=1, **pool)
-    add("limit: raw asyncio, 1 conn [wrk]", limit_one, None)
-    add(f"limit: raw asyncio, {POOL} conns [wrk]", limit_pool, None)
-    add(f"limit: raw asyncio, {POOL} conns [h2load]", limit_h2load, None)
+    with running("raw") as raw_url:
 
-    step("Quart on Hypercorn: HTTP/1.1 and h2c")
-    with running("hypercorn") as url:
-        add("Hypercorn HTTP/1.1, 1 conn [wrk]", median_load(wrk, url, runs, **one), limit_one)
-        add(f"Hypercorn HTTP/1.1, {POOL} conns [wrk]", median_load(wrk, url, runs, **pool), limit_pool)
-        add(f"Hypercorn h2c, 1 conn x {POOL} streams [h2load]",
-            median_load(h2load, url, runs, **multiplexed), limit_h2load)
+        def limit_run(shape: str) -> tuple[float, float]:
+            tool, options = shapes[shape]
+            result = tool(raw_url, seconds=seconds, **options)
+            limit_runs[shape].append(result)
+            return result
 
-    step("Quart on Hypercorn over TLS: HTTP/2 and HTTP/1.1")
-    with running("hypercorn", tls=True) as url:
-        h2_tls = median_load(h2load, url, runs, **multiplexed)
-        add(f"Hypercorn HTTP/2+TLS, 1 conn x {POOL} [h2load]", h2_tls, limit_h2load)
-        add(f"Hypercorn HTTP/1.1+TLS, {POOL} conns [wrk]", median_load(wrk, url, runs, **pool), limit_pool)
-        step("httpx client over HTTP/2")
-        rate = statistics.median(asyncio.run(_httpx_rate(url, seconds, POOL)) for _ in range(runs))
-        # Its limit is h2load's figure on the same server: the ratio is what a Python client leaves.
-        rows.append(Row("protocols", f"httpx client, HTTP/2+TLS, 1 conn x {POOL} [httpx]: req/s", rate,
-                        "req/s", h2_tls[0]))
+        def measure(name: str, url: str, shape: str, latency: bool = True, **options) -> tuple[float, float]:
+            tool = h2load if "[h2load]" in shape else wrk
+            options = options or shapes[shape][1]
+            subject, paired = [], []
+            for _ in range(runs):
+                if not quick:
+                    paired.append(limit_run(shape))
+                subject.append(tool(url, seconds=seconds, **options))
+            result = _median(subject)
+            add(name, result, _median(paired or limit_runs[shape]), latency)
+            return result
 
-    step("Quart on uvicorn")
-    with running("uvicorn") as url:
-        add("uvicorn HTTP/1.1, 1 conn [wrk]", median_load(wrk, url, runs, **one), limit_one)
-        add(f"uvicorn HTTP/1.1, {POOL} conns [wrk]", median_load(wrk, url, runs, **pool), limit_pool)
+        if quick:
+            for shape in shapes:
+                limit_run(shape)
 
-    step("raw ASGI app on each server")
-    for kind in ("hypercorn", "uvicorn"):
-        with running(kind, "bench.protocols:raw_asgi") as url:
-            add(f"{kind} raw ASGI (no Quart), {POOL} conns [wrk]", median_load(wrk, url, runs, **pool),
-                limit_pool, latency=False)
-    return rows
+        step("Quart on Hypercorn: HTTP/1.1 and h2c")
+        h2 = f"{POOL} in flight [h2load]"
+        multiplexed = dict(clients=1, streams=POOL)
+        with running("hypercorn") as url:
+            measure("Hypercorn HTTP/1.1, 1 conn [wrk]", url, "1 conn [wrk]")
+            measure(f"Hypercorn HTTP/1.1, {POOL} conns [wrk]", url, f"{POOL} conns [wrk]")
+            measure(f"Hypercorn h2c, 1 conn x {POOL} streams [h2load]", url, h2, **multiplexed)
+
+        step("Quart on Hypercorn over TLS: HTTP/2 and HTTP/1.1")
+        with running("hypercorn", tls=True) as url:
+            h2_tls = measure(f"Hypercorn HTTP/2+TLS, 1 conn x {POOL} [h2load]", url, h2, **multiplexed)
+            measure(f"Hypercorn HTTP/1.1+TLS, {POOL} conns [wrk]", url, f"{POOL} conns [wrk]")
+            step("httpx client over HTTP/2")
+            rate = statistics.median(asyncio.run(_httpx_rate(url, seconds, POOL)) for _ in range(runs))
+            # Its limit is h2load's figure on the same server: the ratio is what a Python client leaves.
+            rows.append(Row("protocols", f"httpx client, HTTP/2+TLS, 1 conn x {POOL} [httpx]: req/s", rate,
+                            "req/s", h2_tls[0]))
+
+        step("Quart on uvicorn")
+        with running("uvicorn") as url:
+            measure("uvicorn HTTP/1.1, 1 conn [wrk]", url, "1 conn [wrk]")
+            measure(f"uvicorn HTTP/1.1, {POOL} conns [wrk]", url, f"{POOL} conns [wrk]")
+
+        step("raw ASGI app on each server")
+        for kind in ("hypercorn", "uvicorn"):
+            with running(kind, "bench.protocols:raw_asgi") as url:
+                measure(f"{kind} raw ASGI (no Quart), {POOL} conns [wrk]", url, f"{POOL} conns [wrk]",
+                        latency=False)
+
+    limits: list[Row] = []
+    for shape, results in limit_runs.items():
+        rate, p99 = _median(results)
+        limits += [Row("protocols", f"limit: raw asyncio, {shape}: req/s", rate, "req/s"),
+                   Row("protocols", f"limit: raw asyncio, {shape}: p99", p99, "ms")]
+    return limits + rows
 
 
 if __name__ == "__main__":
