@@ -189,16 +189,17 @@ def format_table(rows: list[Row], status: dict[str, dict] | None = None, info: d
     lines = []
     if info:
         lines.append(f"machine: {describe(info)}")
-    lines.append(f"{'group':<10} {'figure':<{width}} {'value':>10} {'unit':<6}{'limit':>10} {'ratio':>7}  target")
+    gw = max([10] + [len(row.group) for row in rows] + [len(name) for name in status or {}])
+    lines.append(f"{'group':<{gw}} {'figure':<{width}} {'value':>10} {'unit':<6}{'limit':>10} {'ratio':>7}  target")
     order = ["machine"] + list(status or {}) + sorted({row.group for row in rows})
     for group in dict.fromkeys(order):
         for row in (r for r in rows if r.group == group):
             limit = _number(row.limit) if row.limit else ""
-            lines.append(f"{row.group:<10} {row.name:<{width}} {_number(row.value):>10} {row.unit:<6}"
+            lines.append(f"{row.group:<{gw}} {row.name:<{width}} {_number(row.value):>10} {row.unit:<6}"
                          f"{limit:>10} {_ratio(row):>7}  {row.target}")
         state = (status or {}).get(group)
         if state and state["status"] != "ok":
-            lines.append(f"{group:<10} {state['status'].upper()}: {state.get('reason', '')}")
+            lines.append(f"{group:<{gw}} {state['status'].upper()}: {state.get('reason', '')}")
     lines.append("ratio: value / the machine's limit in the same run (for latencies: times the floor).")
     return "\n".join(lines)
 
@@ -270,7 +271,16 @@ def plot(rows: list[Row], path: str | Path | None = None, title: str = ""):
             axis.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
             axis.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         else:
-            axis.set_xscale("log")
+            axis.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
+            if max(values) / max(min(values), 1e-9) > 20:  # ratios spread over decades: log scale
+                axis.set_xscale("log")
+                axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}×"))
+    if len(groups) > 1:
+        from matplotlib.patches import Patch
+
+        figure.legend(handles=[Patch(color=colours[g], label=g) for g in groups], loc="outside lower center",
+                      ncol=len(groups), fontsize=8, frameon=False)
     if title:
         figure.suptitle(title, fontsize=10)
     if path is not None:
