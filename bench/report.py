@@ -217,7 +217,7 @@ def explain(rows: list[Row]) -> str:
         else:
             line = (f"- {row.name}: **{value}**, **{row.ratio:.0%}** of the machine's limit "
                     f"({_number(row.limit)} {row.unit})")
-        lines.append(line + (f"; the course promises {row.target}" if row.target else ""))
+        lines.append(line + (f" (target: {row.target})" if row.target else ""))
     return "\n".join(lines)
 
 
