@@ -1,0 +1,92 @@
+"""`python -m bench --quick` runs and reports every group it was asked for; timings are never asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import types
+
+import pytest
+
+from conftest import ROOT
+
+GROUPS = ["kit", "protocols"] if (ROOT / "bench" / "kit.py").exists() else ["protocols"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick run of the groups that exist here, plus a group that does not exist."""
+    out = tmp_path_factory.mktemp("bench")
+    command = [sys.executable, "-m", "bench", "--quick", "--only", ",".join(GROUPS + ["no_such_group"]),
+               "--json", str(out / "results.json"), "--plot", str(out / "results.png")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return result, json.loads((out / "results.json").read_text()), out
+
+
+def test_quick_run_succeeds_and_prints_one_table(quick_run):
+    result, _, out = quick_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ratio: value / the machine's limit" in result.stdout
+    assert (out / "results.png").stat().st_size > 0
+
+
+def test_json_names_the_machine(quick_run):
+    _, document, _ = quick_run
+    machine = document["machine"]
+    assert document["mode"] == "quick"
+    assert machine["cores"] >= 1 and machine["python"] and machine["packages"]["quart"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_ran_and_gave_rows(quick_run, group):
+    result, document, _ = quick_run
+    assert document["groups"][group]["status"] == "ok"
+    rows = [row for row in document["rows"] if row["group"] == group]
+    assert rows, f"no rows for {group}"
+    for row in rows:
+        assert row["name"] and row["unit"] is not None
+        assert isinstance(row["value"], (int, float)) and math.isfinite(row["value"])
+        assert row["name"] in result.stdout  # the table shows what the JSON holds
+
+
+def test_baseline_rows_come_first(quick_run):
+    _, document, _ = quick_run
+    baseline = [row["name"] for row in document["rows"] if row["group"] == "machine"]
+    assert len(baseline) == 3
+    assert document["rows"][0]["group"] == "machine"
+
+
+def test_protocol_rows_carry_the_machine_limit(quick_run):
+    _, document, _ = quick_run
+    rows = [row for row in document["rows"] if row["group"] == "protocols" and row["unit"] == "req/s"]
+    assert rows
+    limits = [row for row in rows if row["name"].startswith("limit:")]
+    measured = [row for row in rows if not row["name"].startswith("limit:")]
+    assert limits and measured
+    for row in measured:
+        assert row["limit"] and row["ratio"] is not None, row["name"]
+        assert "[wrk]" in row["name"] or "[h2load]" in row["name"] or "[httpx]" in row["name"]
+
+
+def test_a_missing_group_is_reported_not_dropped(quick_run):
+    result, document, _ = quick_run
+    assert document["groups"]["no_such_group"]["status"] == "not available"
+    assert "no_such_group" in result.stdout and "NOT AVAILABLE" in result.stdout
+
+
+def test_a_group_that_raises_fails_the_run(tmp_path, monkeypatch, capsys):
+    """A broken group is reported as an error, the others still run, and the exit code says so."""
+    from bench.__main__ import main
+
+    broken = types.ModuleType("bench.broken")
+    broken.run = lambda quick=False: 1 / 0
+    monkeypatch.setitem(sys.modules, "bench.broken", broken)
+    code = main(["--quick", "--only", "broken,no_such_group", "--json", str(tmp_path / "r.json"),
+                 "--plot", "none"])
+    assert code == 1
+    groups = json.loads((tmp_path / "r.json").read_text())["groups"]
+    assert groups["broken"]["status"] == "error" and "ZeroDivisionError" in groups["broken"]["reason"]
+    assert groups["no_such_group"]["status"] == "not available"
+    assert "ERROR" in capsys.readouterr().out
