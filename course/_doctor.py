@@ -99,6 +99,16 @@ def check_certs(directory: Path = CERTS) -> Iterable[Check]:
     yield Check(True, f"certificates present and valid in {directory}")
 
 
+def check_media() -> Iterable[Check]:
+    from apps.video import MEDIA, SAMPLE
+
+    sample = MEDIA / SAMPLE
+    if not sample.exists() or sample.stat().st_size == 0:
+        yield Check(False, f"sample video missing: {sample}", SETUP)
+    else:
+        yield Check(True, f"sample video present: {sample} ({sample.stat().st_size // 1024} kB)")
+
+
 def _tiny_app():
     from quart import Quart, websocket
 
@@ -204,7 +214,7 @@ def check_proxy(environ: dict | None = None) -> Iterable[Check]:
 
 
 CHECKS: list[Callable[[], Iterable[Check]]] = [check_python, check_packages, check_certs,
-                                               check_server, check_proxy]
+                                               check_media, check_server, check_proxy]
 
 
 def main() -> int:

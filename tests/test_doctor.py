@@ -25,6 +25,9 @@ def _lines(results) -> list[str]:
 
 
 def test_a_ready_machine_passes(certs, capsys):
+    from apps.video import make_sample_media
+
+    make_sample_media()  # what `python -m course setup` does
     assert _doctor.main() == 0
     out = capsys.readouterr().out
     assert "✗" not in out
@@ -64,6 +67,14 @@ def test_matching_pins_pass(tmp_path):
     (tmp_path / "requirements.txt").write_text(f"quart=={QUART}\nhttpx[http2]=={HTTPX}\n")
     assert _lines(_doctor.check_packages(tmp_path / "requirements.txt")) == [
         "✓ all 2 pinned packages match requirements.txt"]
+
+
+def test_a_missing_sample_video_points_at_setup(monkeypatch, tmp_path):
+    import apps.video
+
+    monkeypatch.setattr(apps.video, "MEDIA", tmp_path)
+    line = _lines(_doctor.check_media())[0]
+    assert line.startswith("✗ sample video missing") and "python -m course setup" in line
 
 
 def test_missing_certificates_point_at_setup(tmp_path):

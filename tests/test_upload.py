@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
 import httpx
 import pytest
+from quart import request
 
-from apps.upload import create_app, is_safe_name
+from apps.upload import BoundedBody, create_app, is_safe_name
 from cli_server import cli_server
 from course import serve
 
@@ -99,6 +101,31 @@ def test_over_a_real_server_sizes_and_limits(app, folder):
         response = httpx.put(url + "declared.bin", content=b"z" * (LIMIT + 1))
         assert response.status_code == 413
         assert _eventually(lambda: leftovers(folder) == ["ok.bin"]), leftovers(folder)
+
+
+def test_backpressure_keeps_the_unread_body_near_one_mib(folder):
+    # BoundedBody and BackpressureConnection lean on Quart 0.22 internals (Body._data,
+    # ASGIHTTPConnection.handle_messages): if an upgrade changes them, this test fails.
+    app = create_app(folder)
+    unread = []
+
+    @app.put("/slow")
+    async def slow():
+        """Falls behind on purpose: while it sleeps, only the reader could fill the buffer."""
+        chunks = aiter(request.body)
+        size = len(await anext(chunks))
+        await asyncio.sleep(0.5)
+        unread.append(len(request.body._data))
+        async for chunk in chunks:
+            size += len(chunk)
+        return {"size": size}
+
+    mib = 1024 * 1024
+    with serve(app, name="upload-test") as server:
+        response = httpx.put(server.url + "/slow", content=(b"b" * mib for _ in range(32)),
+                             headers={"Content-Length": str(32 * mib)}, timeout=60)
+    assert response.status_code == 200 and response.json() == {"size": 32 * mib}
+    assert unread and unread[0] <= BoundedBody.high_water + 256 * 1024, unread
 
 
 def test_client_disconnect_mid_upload_leaves_no_partial_file(app, folder):
