@@ -21,7 +21,8 @@ import aiofiles
 from quart import Quart, Request, abort, redirect, request
 from quart.asgi import ASGIHTTPConnection
 from quart.wrappers.request import Body
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generated, never committed (git-ignored); COURSE_UPLOAD_DIR points elsewhere (tests, benchmarks).
@@ -149,6 +150,7 @@ async def save_body(destination: Path, limit: int, idle_timeout: float = IDLE_TI
 
 def create_app(upload_dir: Path | str | None = None, max_upload: int = MAX_UPLOAD) -> Quart:
     app = Quart(__name__, static_folder=str(ROOT / "static"))
+    json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
     app.request_class = BoundedRequest
     app.asgi_http_class = BackpressureConnection
     app.config["UPLOAD_DIR"] = Path(upload_dir or UPLOADS)
@@ -195,11 +197,6 @@ def create_app(upload_dir: Path | str | None = None, max_upload: int = MAX_UPLOA
         existed = destination.exists()
         size = await save_body(destination, limit, app.config["UPLOAD_IDLE_TIMEOUT"])
         return {"name": name, "size": size}, 200 if existed else 201
-
-    @app.errorhandler(HTTPException)
-    async def http_error(error: HTTPException):
-        """Every HTTP error as JSON: {"error": "..."}."""
-        return {"error": error.description}, error.code
 
     return app
 

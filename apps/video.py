@@ -22,7 +22,8 @@ from pathlib import Path
 
 import aiofiles
 from quart import Quart, Response, redirect, request
-from werkzeug.exceptions import HTTPException
+
+from apps.errors import json_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generated, never committed (git-ignored); COURSE_MEDIA_DIR points elsewhere (tests, benchmarks).
@@ -195,6 +196,7 @@ def _draw_number(frame, number: int, x: int, y: int, w: int = 40, h: int = 100, 
 
 def create_app(media_dir: Path | str | None = None) -> Quart:
     app = Quart(__name__, static_folder=str(ROOT / "static"))
+    json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
     app.config["MEDIA_DIR"] = Path(media_dir or MEDIA)
 
     @app.before_serving
@@ -214,11 +216,6 @@ def create_app(media_dir: Path | str | None = None) -> Quart:
         if not NAME.fullmatch(name) or not path.is_file():
             return {"error": f"no media file named {name!r}"}, 404
         return send_ranged(path)
-
-    @app.errorhandler(HTTPException)
-    async def http_error(error: HTTPException):
-        """Every HTTP error as JSON: {"error": "..."}."""
-        return {"error": error.description}, error.code
 
     return app
 
