@@ -68,6 +68,9 @@ async def events():
         while True:
             yield sse(number, id=number)
             number += 1
+            # A counter knows when its next event is due, so it sleeps in heartbeat-sized slices.
+            # A stream fed by a queue cannot: it waits with a limit instead, and sends the
+            # comment when the limit runs out (see the board app in notebook 07, Step 5).
             remaining = interval
             while remaining > heartbeat:
                 await asyncio.sleep(heartbeat)

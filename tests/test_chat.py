@@ -12,7 +12,7 @@ from quart.testing.connections import WebsocketDisconnectError, WebsocketRespons
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from apps.chat import app
+from apps.chat import app, create_app
 from course import serve
 from cli_server import cli_server
 
@@ -239,6 +239,20 @@ async def test_foreign_origin_is_refused_by_a_real_server(served):
     async with connect(served.ws_url + "/ws", proxy=None, origin=served.url) as ws:
         await ws.send("same origin")
         assert await ws.recv() == "You said: same origin"
+
+
+async def test_create_app_makes_a_separate_app_a_test_cannot_disturb(served):
+    """Testing a fresh create_app() while `app` is served leaves the served broker alone."""
+    served_broker = app.extensions["broker"]
+    other = create_app()
+    async with other.test_app() as test_app:
+        async with test_app.test_client().websocket("/chat/t?name=tester") as ws:
+            assert await ws.receive_json() == {"type": "join", "room": "t", "name": "tester"}
+        assert other.extensions["broker"] is not served_broker
+    assert app.extensions["broker"] is served_broker
+    async with connect(served.ws_url + "/chat/t?name=live", proxy=None) as ws:
+        assert json.loads(await ws.recv()) == {"type": "join", "room": "t", "name": "live"}
+        assert served_broker.rooms["t"]  # the served app's own broker carries its rooms
 
 
 async def test_200_clients_in_one_room_each_get_every_message_once_in_order(served):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -182,6 +183,12 @@ async def where(rest):
 async def go_home():
     return redirect("/where/home")
 
+@probe_app.post("/upload")
+async def upload():
+    size = sum([len(chunk) async for chunk in request.body])
+    return {"size": size, "content_length": request.headers.get("Content-Length"),
+            "transfer_encoding": request.headers.get("Transfer-Encoding")}
+
 chat, events, probe = serve(chat_app), serve(events_app), serve(probe_app)
 print(json.dumps({"chat": chat.port, "events": events.port, "probe": probe.port,
                   "page": public_url(chat, "/static/chat.html")}))
@@ -267,6 +274,26 @@ def test_other_requests_are_buffered_whole(jupyter, ports, client, accept):
     with pytest.raises(httpx.ReadTimeout):
         with client.stream("GET", url, headers={"Accept": accept}, timeout=1.5):
             pass
+
+
+def test_uploads_are_read_whole_before_the_app_sees_them(jupyter, ports, client):
+    """A body sent in chunks reaches the app with a Content-Length: the proxy read all of it first."""
+    def pieces():
+        for _ in range(3):
+            yield b"x" * 1000
+
+    response = client.post(jupyter.proxy(ports["probe"], "/upload"), content=pieces())
+    assert response.json() == {"size": 3000, "content_length": "3000", "transfer_encoding": None}
+
+
+def test_uploads_over_512_mib_are_refused(jupyter, ports):
+    """jupyter_server's max_body_size (512 MiB) applies to what the proxy forwards too."""
+    host, port = jupyter.origin.split("://")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as connection:
+        connection.sendall(
+            f"POST {BASE_URL}proxy/{ports['probe']}/upload HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: token {TOKEN}\r\nContent-Length: {513 * 2**20}\r\n\r\n".encode())
+        assert connection.recv(200).startswith(b"HTTP/1.1 400 ")
 
 
 BOB_JOINS = """

@@ -46,7 +46,7 @@ def _href(html: str, element_id: str) -> str | None:
 
 
 class RelativeLinks(Exercise):
-    """Make the pages' links work both locally and under /user/ada/proxy/5000/."""
+    """Link / to /static/chat.html and /rooms/<room> to /, both locally and under /user/ada/proxy/5000/."""
 
     id = "16_relative_links"
     hints = [
@@ -55,7 +55,8 @@ class RelativeLinks(Exercise):
         "own address.",
         "From `/` the chat page is `static/chat.html`; from `/rooms/lobby` the home page is one level up: `../`.",
     ]
-    wrong = [('"static/chat.html"', '"/static/chat.html"'), ('"../"', '"/"'), ('"../"', '"../../"')]
+    wrong = [('"static/chat.html"', '"/static/chat.html"'), ('"static/chat.html"', '"rooms/lobby"'),
+             ('"../"', '"/"'), ('"../"', '"../../"')]
 
     async def _check(self, pages):
         client = pages.test_client()
