@@ -1,6 +1,6 @@
 """Errors as JSON for every app: ``{"error": "..."}`` with the right status, never an HTML page or a traceback.
 
-Built in chapter 02; the other chapters' apps call ``json_errors(app)``.
+Met in chapter 01; every app of the course calls ``json_errors(app)``.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ import json
 from itertools import count
 
 from quart import Quart, request
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
 
 from apps.errors import json_errors
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
 
 app = Quart(__name__)
 json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
@@ -73,7 +73,3 @@ async def get_note(note_id: int):
     if note_id not in notes:
         raise NotFound(f"there is no note {note_id}")
     return notes[note_id]
-
-
-
-

@@ -119,10 +119,6 @@ async def report():
     return await stream_template("report.html", rows=produce(), theme="light")
 
 
-
-
-
-
 async def _json_body():
     """The request's JSON, or 400 (bytes, so a body that is not UTF-8 is a 400 and not a 500)."""
     try:

@@ -16,18 +16,22 @@ def quiet(app):
 
 
 class Shop(Exercise):
-    """A shop blueprint at /shop, registered by create_app()."""
+    """A shop blueprint at /shop, registered by create_shop_app()."""
 
     id = "03_shop"
     hints = [
-        'The prefix is a string that starts with a slash: `url_prefix="/shop"`.',
-        "In the factory: `app.register_blueprint(shop)`.",
+        "`url_prefix` is the part of the path in front of every route of the blueprint. A "
+        "blueprint does nothing until the factory registers it on the app it builds: look at "
+        "`create_app` in `apps/blog/__init__.py`.",
+        '`url_prefix="/shop"` (with the leading slash), and in the factory: '
+        "`app.register_blueprint(shop)`.",
     ]
     wrong = [('url_prefix="/shop"', 'url_prefix="/store"'), ("app.register_blueprint(shop)", "pass")]
 
-    async def _check(self, create_app):
-        first, second = create_app(), create_app()
-        expect(first is not second, "create_app() returned the same app twice: build a new one per call.")
+    async def _check(self, create_shop_app):
+        first, second = create_shop_app(), create_shop_app()
+        expect(first is not second,
+               "create_shop_app() returned the same app twice: build a new one per call.")
         rules = sorted(rule.rule for rule in first.url_map.iter_rules() if rule.endpoint != "static")
         expect("/shop/items" in rules, f"the app's routes are {rules}; expected /shop/items.")
         for app in (first, second):

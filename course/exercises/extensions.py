@@ -53,7 +53,9 @@ class Cors(Exercise):
 
     id = "05_cors"
     hints = [
-        "An origin is scheme and host, with no path: `https://shop.example`.",
+        "`allow_origin` takes the *origin* of the page that calls the API: its scheme and host "
+        "(and a port, if not the default), nothing more. Which part of "
+        "`https://shop.example/index.html` is that?",
         'shop = cors(shop, allow_origin="https://shop.example")',
     ]
     wrong = [('allow_origin="https://shop.example"', 'allow_origin="*"'),

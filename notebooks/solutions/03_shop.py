@@ -8,7 +8,7 @@ async def items():
     return ["teapot", "cup"]
 
 
-def create_app():
+def create_shop_app():
     app = Quart("shop_app")
     app.register_blueprint(shop)
     return app
