@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from urllib.parse import urlsplit
 
 import aiosqlite
 import httpx
@@ -49,70 +48,78 @@ def create_app(config: dict | None = None) -> Quart:
 @bp.before_app_serving
 async def open_resources():
     """Open the database and the HTTP client before the first request is accepted."""
-    app = current_app._get_current_object()  # the app itself, to store things on it
-    app.events.append("before_serving: open database and HTTP client")
+    current_app.events.append("before_serving: open database and HTTP client")
     # Both objects belong to the event loop that creates them, so they are made
     # here, on the server's loop, and never at import time or in a notebook cell.
-    app.db = await aiosqlite.connect(app.config["DATABASE"])
-    app.db.row_factory = aiosqlite.Row
-    await app.db.execute(
+    # app.extensions is the dict Flask and Quart keep for an app's shared objects.
+    db = current_app.extensions["db"] = await aiosqlite.connect(current_app.config["DATABASE"])
+    db.row_factory = aiosqlite.Row
+    await db.execute(
         "CREATE TABLE IF NOT EXISTS sites ("
         " id INTEGER PRIMARY KEY, url TEXT UNIQUE NOT NULL,"
         " status INTEGER, checked_at REAL, checks INTEGER NOT NULL DEFAULT 0)"
     )
-    await app.db.commit()
+    await db.commit()
     # One client for the whole app: it keeps connections alive between checks.
-    app.http = httpx.AsyncClient(timeout=5, follow_redirects=True)
+    current_app.extensions["http"] = httpx.AsyncClient(timeout=5, follow_redirects=True)
 
 
 @bp.while_app_serving
 async def periodic_checks():
     """Start the periodic checker; the code after ``yield`` runs at shutdown."""
-    app = current_app._get_current_object()
-    app.events.append("while_serving: start the periodic checker")
-    task = asyncio.create_task(_check_forever(app, float(app.config["CHECK_INTERVAL"])))
+    current_app.events.append("while_serving: start the periodic checker")
+    # create_task copies the current context, app context included, so current_app
+    # works inside the task as it does in a view (Quart's background tasks get one too).
+    task = asyncio.create_task(_check_forever(float(current_app.config["CHECK_INTERVAL"])))
     yield  # the server serves requests while this generator is paused here
     task.cancel()
     try:
         await task
     except asyncio.CancelledError:
         pass
-    app.events.append("while_serving: periodic checker stopped")
+    current_app.events.append("while_serving: periodic checker stopped")
 
 
 @bp.after_app_serving
 async def close_resources():
     """Close what ``before_serving`` opened, after the last request."""
-    app = current_app._get_current_object()
-    await app.http.aclose()
-    await app.db.close()
-    app.events.append("after_serving: closed HTTP client and database")
+    await current_app.extensions["http"].aclose()
+    await current_app.extensions["db"].close()
+    current_app.events.append("after_serving: closed HTTP client and database")
 
 
-async def _check_forever(app: Quart, interval: float) -> None:
+async def _check_forever(interval: float) -> None:
+    db = current_app.extensions["db"]
     while True:
         await asyncio.sleep(interval)
-        async with app.db.execute("SELECT id FROM sites") as cursor:
+        async with db.execute("SELECT id FROM sites") as cursor:
             ids = [row["id"] async for row in cursor]
         # One slow site must not hold up the others: check them concurrently.
-        await asyncio.gather(*(check_site(app, site_id) for site_id in ids))
+        # check_site never raises for a bad site, so one cannot end the job for all.
+        await asyncio.gather(*(check_site(site_id) for site_id in ids))
 
 
-async def check_site(app: Quart, site_id: int) -> None:
+async def check_site(site_id: int) -> None:
     """Fetch one site and store its status (0 when it could not be reached)."""
-    async with app.db.execute("SELECT url FROM sites WHERE id = ?", (site_id,)) as cursor:
+    db = current_app.extensions["db"]
+    async with db.execute("SELECT url FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         return
     try:
-        status = (await app.http.get(row["url"])).status_code
+        status = (await current_app.extensions["http"].get(row["url"])).status_code
     except httpx.HTTPError:
+        status = 0  # refused, timed out, bad certificate, ...: the site is down
+    except Exception:
+        # Anything else (a URL httpx cannot use, a bug) is logged, and the site counts as
+        # down: an exception here would otherwise end the periodic job for every site.
+        current_app.logger.exception("checking site %s (%r) failed", site_id, row["url"])
         status = 0
-    await app.db.execute(
+    await db.execute(
         "UPDATE sites SET status = ?, checked_at = ?, checks = checks + 1 WHERE id = ?",
         (status, time.time(), site_id),
     )
-    await app.db.commit()
+    await db.commit()
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -133,14 +140,14 @@ async def lifespan_events():
 @bp.get("/sites")
 async def list_sites():
     """Every site with its last status (null until the first check)."""
-    async with current_app.db.execute("SELECT * FROM sites ORDER BY id") as cursor:
+    async with current_app.extensions["db"].execute("SELECT * FROM sites ORDER BY id") as cursor:
         return [dict(row) async for row in cursor]
 
 
 @bp.get("/sites/<int:site_id>")
 async def get_site(site_id: int):
     """One site, or 404."""
-    async with current_app.db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
+    async with current_app.extensions["db"].execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         raise NotFound(f"there is no site {site_id}")
@@ -150,7 +157,6 @@ async def get_site(site_id: int):
 @bp.post("/sites")
 async def add_site():
     """Add {"url": "http(s)://..."}: answer 202 at once, check the site after the response."""
-    app = current_app._get_current_object()
     if not request.is_json:
         raise UnsupportedMediaType("send JSON with Content-Type: application/json")
     try:
@@ -158,20 +164,31 @@ async def add_site():
         data = json.loads(await request.get_data())
     except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
-    url = data.get("url") if isinstance(data, dict) else None
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise UnprocessableEntity('the body must be a JSON object with "url": "http://..." or "https://..."')
-    cursor = await app.db.execute("INSERT OR IGNORE INTO sites (url) VALUES (?)", (url,))
-    await app.db.commit()
+    url = _checkable_url(data.get("url") if isinstance(data, dict) else None)
+    db = current_app.extensions["db"]
+    cursor = await db.execute("INSERT OR IGNORE INTO sites (url) VALUES (?)", (url,))
+    await db.commit()
     if cursor.rowcount == 0:
-        async with app.db.execute("SELECT * FROM sites WHERE url = ?", (url,)) as existing:
+        async with db.execute("SELECT * FROM sites WHERE url = ?", (url,)) as existing:
             return dict(await existing.fetchone()), 200
     site_id = cursor.lastrowid
     # Runs after the response has been sent; Quart awaits it at shutdown if still running.
-    app.add_background_task(check_site, app, site_id)
+    current_app.add_background_task(check_site, site_id)
     return {"id": site_id, "url": url, "status": None, "checked_at": None, "checks": 0}, 202
 
 
+def _checkable_url(url) -> str:
+    """``url`` if the HTTP client can fetch it, else a 422."""
+    # Parse it with httpx, the client that will fetch it: a URL it refuses (a control
+    # character, a bad port) is refused here, not in every check for ever after.
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else None
+    except httpx.InvalidURL:
+        parsed = None
+    if (parsed is None or parsed.scheme not in ("http", "https") or not parsed.host
+            or not 0 < (parsed.port or 80) < 65536):
+        raise UnprocessableEntity('the body must be a JSON object with "url": "http://..." or "https://..."')
+    return url
 
 
 app = create_app()  # what ``hypercorn apps.lifespan:app`` and ``uvicorn apps.lifespan:app`` serve

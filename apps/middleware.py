@@ -2,10 +2,14 @@
 
 Middleware is wrapped around ``app.asgi_app``; the last one wrapped runs first:
 
-    ScopeLog -> RequestId -> ProxyFixMiddleware -> ForwardedPrefix -> Quart
+    ScopeLog -> RequestId -> ProxyHeaders -> ForwardedPrefix -> Quart
 
 Run it from the repo root with ``hypercorn apps.middleware:app`` or
 ``uvicorn apps.middleware:app``; add ``--root-path /prefix`` to serve it under a prefix.
+Run that way, with no proxy in front, it ignores every ``X-Forwarded-*`` header: any
+client could send them. Behind proxies you run, say so in the environment:
+``QUART_TRUSTED_PROXY_HOPS=1`` (how many proxies) and ``QUART_FORWARDED_PREFIX=true``
+(the proxy strips a prefix and reports it in ``X-Forwarded-Prefix``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from apps.errors import json_errors
 
 app = Quart(__name__)
 json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+# Trust no proxy headers unless told to: only a proxy you control sets them honestly.
+app.config.update(TRUSTED_PROXY_HOPS=0, FORWARDED_PREFIX=False)
+app.config.from_prefixed_env()  # QUART_TRUSTED_PROXY_HOPS=1, QUART_FORWARDED_PREFIX=true
 
 # The one origin whose pages may call /api/* from JavaScript (see route_cors below).
 FRONTEND = "https://frontend.example"
@@ -97,13 +104,14 @@ class ForwardedPrefix:
     jupyter-server-proxy forwards ``/user/ada/proxy/8000/hello`` as ``/hello`` and
     sends ``X-Forwarded-Prefix: /user/ada/proxy/8000``. ASGI says the prefix goes
     in ``root_path`` and ``path`` keeps it, so Quart's ``url_for`` adds it back.
+    Only when ``config["FORWARDED_PREFIX"]`` is true: otherwise the header is ignored.
     """
 
-    def __init__(self, app) -> None:
-        self.app = app
+    def __init__(self, app, config) -> None:
+        self.app, self.config = app, config
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] in ("http", "websocket"):
+        if self.config["FORWARDED_PREFIX"] and scope["type"] in ("http", "websocket"):
             given = [value for name, value in scope["headers"] if name == b"x-forwarded-prefix"]
             if given:
                 prefix = given[-1].decode("latin-1").rstrip("/")
@@ -111,6 +119,26 @@ class ForwardedPrefix:
                     return await send_json_error(scope, send, 400, "malformed X-Forwarded-Prefix header")
                 root_path = scope.get("root_path", "") + prefix
                 scope = {**scope, "root_path": root_path, "path": prefix + scope["path"]}
+        await self.app(scope, receive, send)
+
+
+class ProxyHeaders:
+    """Hypercorn's ``ProxyFixMiddleware``, trusting as many proxies as ``config["TRUSTED_PROXY_HOPS"]``.
+
+    With 0, the default, ``X-Forwarded-For``, ``-Proto`` and ``-Host`` are ignored. The
+    config is read on every request, so a notebook can turn it on for a running app.
+    """
+
+    def __init__(self, app, config) -> None:
+        self.app, self.config = app, config
+
+    async def __call__(self, scope, receive, send) -> None:
+        hops = int(self.config["TRUSTED_PROXY_HOPS"])
+        if hops and scope["type"] in ("http", "websocket"):
+            # legacy mode reads X-Forwarded-*; trusted_hops=1 takes the last address in
+            # X-Forwarded-For, the one our own proxy appended, not what the client claimed.
+            proxy_fix = ProxyFixMiddleware(self.app, mode="legacy", trusted_hops=hops)
+            return await proxy_fix(scope, receive, send)
         await self.app(scope, receive, send)
 
 
@@ -134,10 +162,8 @@ class ScopeLog:
         await self.app(scope, receive, send)
 
 
-app.asgi_app = ForwardedPrefix(app.asgi_app)
-# Trust X-Forwarded-For/-Proto/-Host from exactly one proxy in front of us; without a
-# proxy, leave this out: anyone could then claim any client address.
-app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=1)
+app.asgi_app = ForwardedPrefix(app.asgi_app, app.config)
+app.asgi_app = ProxyHeaders(app.asgi_app, app.config)
 app.asgi_app = RequestId(app.asgi_app)
 scope_log = ScopeLog(app.asgi_app)
 app.asgi_app = scope_log
@@ -151,7 +177,7 @@ async def index():
 
 @app.get("/whoami")
 async def whoami():
-    """What the app believes about the request, after the proxy headers were applied."""
+    """What the app believes about the request (after the proxy headers, if they are trusted)."""
     return {
         "client": request.remote_addr,
         "scheme": request.scheme,
@@ -170,7 +196,10 @@ async def scopes():
 
 
 @app.get("/api/time")
-@route_cors(allow_origin=FRONTEND, expose_headers=["X-Request-Id", "Server-Timing"])
+# allow_methods: quart-cors would otherwise allow every method in a preflight, though the
+# route only answers GET; expose_headers: the ones the page's JavaScript may read.
+@route_cors(allow_origin=FRONTEND, allow_methods=["GET"],
+            expose_headers=["X-Request-Id", "Server-Timing"])
 async def api_time():
     """A tiny API that pages on FRONTEND may call: quart-cors adds Access-Control-* headers."""
     # Only on this route: cors(app) would also refuse every websocket whose Origin is

@@ -62,8 +62,9 @@ async def test_lifespan_hooks_run_in_order(app):
 
 async def test_after_serving_closes_the_database_and_client(app):
     async with app.test_app():
-        db, http = app.db, app.http
-    assert db._connection is None
+        db, http = app.extensions["db"], app.extensions["http"]
+    with pytest.raises(ValueError, match="connection"):  # aiosqlite refuses: "no active connection"
+        await db.execute("SELECT 1")
     assert http.is_closed
 
 
@@ -85,6 +86,22 @@ async def test_status_of_a_failing_site_is_stored(client, target, path, status):
 async def test_unreachable_site_gets_status_0(client):
     created = await (await client.post("/sites", json={"url": "http://127.0.0.1:1/"})).get_json()
     assert (await _site_when_checked(client, created["id"]))["status"] == 0
+
+
+async def test_a_site_that_fails_unexpectedly_does_not_stop_the_periodic_job(target, caplog):
+    """A row the HTTP client cannot even request (stored before URLs were validated, say)."""
+    app = create_app({"CHECK_INTERVAL": 0.05})
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        db = app.extensions["db"]
+        await db.execute("INSERT INTO sites (url) VALUES (?)", ("http://\x00x/",))  # httpx: InvalidURL
+        await db.commit()
+        good = await (await client.post("/sites", json={"url": target.url + "/"})).get_json()
+        bad = await _site_when_checked(client, 1, checks=2)
+        assert (await _site_when_checked(client, good["id"], checks=3))["status"] == 200
+    assert bad["status"] == 0  # recorded as down
+    assert "checking site 1" in caplog.text and "InvalidURL" in caplog.text  # and logged
+    assert app.events[-1] == "after_serving: closed HTTP client and database"  # shutdown still works
 
 
 async def test_adding_a_site_twice_returns_the_existing_one(client, target):
@@ -114,6 +131,9 @@ JSON = {"Content-Type": "application/json"}
     (b"url=http://x", {"Content-Type": "text/plain"}, 415),  # not JSON
     (b'{"url": "ftp://example.org"}', JSON, 422),         # wrong scheme
     (b'{"url": "http://"}', JSON, 422),                   # no host
+    (b'{"url": "http://\\u0000x/"}', JSON, 422),          # a character httpx refuses in a URL
+    (b'{"url": "http://[::1/"}', JSON, 422),               # unbalanced bracket
+    (b'{"url": "http://127.0.0.1:99999/"}', JSON, 422),    # port out of range
     (b'{"url": 42}', JSON, 422),                          # wrong type
     (b"{}", JSON, 422),                                   # missing field
     (b'["http://example.org"]', JSON, 422),               # not an object

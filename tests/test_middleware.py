@@ -22,6 +22,18 @@ def client():
     return app.test_client()
 
 
+@pytest.fixture
+def behind_proxy(monkeypatch):
+    """The app as deployed behind one proxy that also strips a prefix (the settings are opt-in)."""
+    monkeypatch.setitem(app.config, "TRUSTED_PROXY_HOPS", 1)
+    monkeypatch.setitem(app.config, "FORWARDED_PREFIX", True)
+    return app.test_client()
+
+
+PROXY_HEADERS = {"X-Forwarded-For": "10.9.9.9, 203.0.113.9", "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "shop.example", "X-Forwarded-Prefix": "/user/ada/proxy/8000"}
+
+
 async def test_a_request_without_an_id_gets_a_fresh_one(client):
     first = await client.get("/")
     second = await client.get("/")
@@ -76,8 +88,18 @@ async def test_a_websocket_with_a_malformed_id_is_refused_with_400(client):
     assert "error" in await refused.value.response.get_json()
 
 
-async def test_proxy_headers_from_one_trusted_hop_are_applied(client):
-    response = await client.get("/whoami", headers={
+async def test_proxy_headers_are_ignored_by_default(client):
+    """Served directly, any client could send these headers: none of them may count."""
+    response = await client.get("/whoami", headers={**PROXY_HEADERS, "X-Forwarded-Prefix": "/../bad"})
+    assert response.status_code == 200
+    who = await response.get_json()
+    assert who["client"] != "203.0.113.9" and who["scheme"] == "http"
+    assert who["root_path"] == "" and who["url_for"] == "/whoami"
+    assert not who["external_url"].startswith("https://shop.example")
+
+
+async def test_proxy_headers_from_one_trusted_hop_are_applied(behind_proxy):
+    response = await behind_proxy.get("/whoami", headers={
         "X-Forwarded-For": "10.9.9.9, 203.0.113.9", "X-Forwarded-Proto": "https",
         "X-Forwarded-Host": "shop.example"})
     who = await response.get_json()
@@ -86,16 +108,16 @@ async def test_proxy_headers_from_one_trusted_hop_are_applied(client):
     assert who["external_url"] == "https://shop.example/whoami"
 
 
-async def test_a_forwarded_prefix_goes_into_root_path_and_url_for(client):
-    response = await client.get("/whoami", headers={"X-Forwarded-Prefix": "/user/ada/proxy/8000/"})
+async def test_a_forwarded_prefix_goes_into_root_path_and_url_for(behind_proxy):
+    response = await behind_proxy.get("/whoami", headers={"X-Forwarded-Prefix": "/user/ada/proxy/8000/"})
     who = await response.get_json()
     assert who["root_path"] == "/user/ada/proxy/8000"
     assert who["url_for"] == "/user/ada/proxy/8000/whoami"
 
 
 @pytest.mark.parametrize("prefix", ["no-slash", "/a b", "/../etc", "/ok/..", "/./x", "/x?y=1", "//evil.example", "/%2e%2e"])
-async def test_a_malformed_prefix_is_refused(client, prefix):
-    response = await client.get("/whoami", headers={"X-Forwarded-Prefix": prefix})
+async def test_a_malformed_prefix_is_refused(behind_proxy, prefix):
+    response = await behind_proxy.get("/whoami", headers={"X-Forwarded-Prefix": prefix})
     assert response.status_code == 400
     assert "X-Forwarded-Prefix" in (await response.get_json())["error"]
 
@@ -114,6 +136,7 @@ async def test_cors_answers_a_preflight(client):
         "Origin": FRONTEND, "Access-Control-Request-Method": "GET"})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
+    assert response.headers["Access-Control-Allow-Methods"] == "GET"  # what the route answers, no more
 
 
 async def test_scope_log_sees_lifespan_http_and_websocket():
@@ -150,3 +173,15 @@ def test_runs_under_a_real_server(server):
         assert "server-timing" in response.headers
         refused = httpx.get(url + "/", headers={"X-Request-Id": "a b"})
         assert refused.status_code == 400 and "error" in refused.json()
+        who = httpx.get(url + "/whoami", headers=PROXY_HEADERS).json()
+        assert who["root_path"] == ""  # the app trusts no proxy header by default
+        if server == "hypercorn":  # uvicorn itself trusts X-Forwarded-For from 127.0.0.1 by default
+            assert who["client"] == "127.0.0.1" and who["scheme"] == "http"
+
+
+def test_proxy_settings_come_from_the_environment():
+    env = {"QUART_TRUSTED_PROXY_HOPS": "1", "QUART_FORWARDED_PREFIX": "true"}
+    with cli_server("hypercorn", "apps.middleware:app", env=env) as running:
+        who = httpx.get(running.url + "/whoami", headers=PROXY_HEADERS).json()
+    assert who["client"] == "203.0.113.9" and who["scheme"] == "https"
+    assert who["url_for"] == "/user/ada/proxy/8000/whoami"

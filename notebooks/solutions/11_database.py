@@ -5,17 +5,18 @@ counter = Quart("counter")
 
 @counter.before_serving
 async def open_db():
-    counter.db = await aiosqlite.connect(":memory:")
-    await counter.db.execute("CREATE TABLE hits (at TEXT)")
+    counter.extensions["db"] = await aiosqlite.connect(":memory:")
+    await counter.extensions["db"].execute("CREATE TABLE hits (at TEXT)")
 
 @counter.after_serving
 async def close_db():
-    await counter.db.close()
+    await counter.extensions["db"].close()
 
 @counter.post("/hit")
 async def hit():
-    await counter.db.execute("INSERT INTO hits VALUES (datetime('now'))")
-    await counter.db.commit()
-    async with counter.db.execute("SELECT COUNT(*) FROM hits") as cursor:
+    db = counter.extensions["db"]
+    await db.execute("INSERT INTO hits VALUES (datetime('now'))")
+    await db.commit()
+    async with db.execute("SELECT COUNT(*) FROM hits") as cursor:
         (count,) = await cursor.fetchone()
     return {"hits": count}
