@@ -1,18 +1,6 @@
 """Exercises of 03_blueprints."""
 
-import contextlib
-
-from course._exercise import Exercise, expect
-
-
-@contextlib.contextmanager
-def quiet(app):
-    """Keep an app's logger silent while a check provokes errors on purpose."""
-    previous, app.logger.disabled = app.logger.disabled, True
-    try:
-        yield
-    finally:
-        app.logger.disabled = previous
+from course._exercise import Exercise, expect, quiet
 
 
 class Shop(Exercise):

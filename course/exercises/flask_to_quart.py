@@ -1,20 +1,9 @@
 """Exercises of 01_flask_to_quart."""
 
 import asyncio
-import contextlib
 import time
 
-from course._exercise import Exercise, expect
-
-
-@contextlib.contextmanager
-def quiet(app):
-    """Keep an app's logger silent while a check provokes errors on purpose."""
-    previous, app.logger.disabled = app.logger.disabled, True
-    try:
-        yield
-    finally:
-        app.logger.disabled = previous
+from course._exercise import Exercise, expect, quiet
 
 
 class Port(Exercise):
