@@ -41,9 +41,10 @@ def helpers():
 
 @pytest.fixture(autouse=True)
 def no_orphans():
-    """Every test ends with no child process of this one left."""
+    """Every test ends with no new child process of this one left (the session's browser may run)."""
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
     yield
-    children = psutil.Process().children(recursive=True)
+    children = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
     assert not children, f"child processes left behind: {[c.cmdline() for c in children]}"
 
 
