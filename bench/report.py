@@ -23,12 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 from bench import MiB, Row, file_read_rate, file_write_rate, loopback_copy_rate
 
@@ -152,20 +152,8 @@ def _call(func: Callable[..., Any], **kwargs: Any) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return func(**kwargs)
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = func(**kwargs)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = error
-
-    worker = threading.Thread(target=target, name="bench-group")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    with ThreadPoolExecutor(1, thread_name_prefix="bench-group") as worker:
+        return worker.submit(func, **kwargs).result()
 
 
 def _number(value: float) -> str:

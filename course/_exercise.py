@@ -28,8 +28,8 @@ import asyncio
 import html
 import inspect
 import logging
-import threading
 import types
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -182,20 +182,9 @@ def _code_mentions_blank(code: types.CodeType) -> bool:
 
 def _run_in_thread(awaitable: Any) -> Any:
     """Run an async check to completion from any cell (the kernel's loop is already running)."""
-    outcome: dict[str, Any] = {}
 
-    def runner() -> None:
-        async def main() -> Any:
-            return await awaitable
+    async def main() -> Any:
+        return await awaitable
 
-        try:
-            outcome["value"] = asyncio.run(main())
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=runner, name="exercise-check")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+    with ThreadPoolExecutor(1, thread_name_prefix="exercise-check") as worker:
+        return worker.submit(asyncio.run, main()).result()
