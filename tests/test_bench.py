@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import types
 
 import pytest
 
-from conftest import ROOT
+from conftest import IN_CI, ROOT
 
-GROUPS = ["kit", "protocols"] if (ROOT / "bench" / "kit.py").exists() else ["protocols"]
+GROUPS = ["kit", "protocols"]
+LOAD_TOOLS = [tool for tool in ("h2load", "wrk") if shutil.which(tool) is None]
+if LOAD_TOOLS:  # the protocol group drives real load tools; CI installs them, a laptop may not have them
+    if IN_CI:
+        pytest.fail(f"{' and '.join(LOAD_TOOLS)} missing: apt-get install nghttp2-client wrk", pytrace=False)
+    GROUPS.remove("protocols")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +64,7 @@ def test_baseline_rows_come_first(quick_run):
     assert document["rows"][0]["group"] == "machine"
 
 
+@pytest.mark.skipif(bool(LOAD_TOOLS), reason="h2load and wrk are not installed (apt-get install nghttp2-client wrk)")
 def test_protocol_rows_carry_the_machine_limit(quick_run):
     _, document, _ = quick_run
     rows = [row for row in document["rows"] if row["group"] == "protocols" and row["unit"] == "req/s"]
