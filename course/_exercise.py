@@ -4,21 +4,21 @@ A chapter's exercises live in ``course/exercises/<chapter>.py``; each is a small
 subclass of ``Exercise``::
 
     class Greeting(Exercise):
-        "Make GET /hello/<name> answer {"hello": name}."
-        id = "01_greeting"                 # starter cell tag and solution file name
-        hints = ["Use a route converter: `/hello/<name>`.", "Return a dict: Quart makes it JSON."]
+        'Add GET /hello/<name> answering {"hello": name}.'
 
-        wrong = [('"hello"', '"hi"')]      # edits of the solution that the check must reject
+        id = "00_greeting"                  # starter cell tag and solution file name
+        hints = ["A view may return a dict: Quart makes it JSON.", 'Return `{"hello": name}`.']
+        wrong = [('{"hello": name}', '{"hi": name}')]  # edits of the solution the check must reject
 
-        async def _check(self, app):       # parameter names = the notebook's variable names
-            response = await app.test_client().get("/hello/Ada")
-            expect(response.status_code == 200, f"GET /hello/Ada answered {response.status_code}")
+        async def _check(self, greeter):     # parameter names = the notebook's variable names
+            response = await greeter.test_client().get("/hello/Ada")
+            expect(response.status_code == 200, f"GET /hello/Ada answered {response.status_code}.")
 
     q1 = Greeting()
 
-The notebook's starter cell carries the tag ``starter:01_greeting`` and leaves
-``____`` where the learner writes; ``notebooks/solutions/01_greeting.py`` is the
-whole cell solved (``%load solutions/01_greeting.py`` pulls it in). The test
+The notebook's starter cell carries the tag ``starter:00_greeting`` and leaves
+``____`` where the learner writes; ``notebooks/solutions/00_greeting.py`` is the
+whole cell solved (``%load solutions/00_greeting.py`` pulls it in). The test
 suite proves every check fails on its starter and passes on its solution.
 """
 

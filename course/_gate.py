@@ -23,14 +23,12 @@ class _Connection:
 
 
 class Gate:
-    """ASGI wrapper that lets ``stop()`` end open streams and websockets.
+    """ASGI wrapper between Hypercorn and the app that ends open connections on stop.
 
-    Hypercorn on Python 3.12+ waits for every open connection before it stops,
-    so an endless SSE stream would keep it alive forever. On stop, the gate makes
-    every connection look as if its client went away (``http.disconnect`` or
-    ``websocket.disconnect``): the framework cancels the handler, the handler's
-    ``finally`` runs, and the gate then ends the response cleanly (the last,
-    empty chunk of a stream; close code 1001 "going away" for a websocket).
+    Stopping makes every connection see ``http.disconnect`` or ``websocket.disconnect``:
+    the framework cancels the handler, the handler's ``finally`` runs, and the gate
+    then ends the response cleanly (the last, empty chunk of a stream; close code
+    1001 "going away" for a websocket). It also tells the server when start-up is done.
     """
 
     def __init__(self, app: Any, on_lifespan: Any) -> None:

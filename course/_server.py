@@ -18,6 +18,7 @@ from typing import Any
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config, Sockets
+from quart.signals import got_serving_exception
 
 from ._gate import Gate
 
@@ -189,17 +190,9 @@ class Server:
     # Quart reports the real exception of a failed before_serving through a signal;
     # the ASGI message only carries its text.
     def _connect_startup_signal(self) -> None:
-        try:
-            from quart.signals import got_serving_exception
-        except ImportError:
-            return
         got_serving_exception.connect(self._on_serving_exception, sender=self.app, weak=True)
 
     def _disconnect_startup_signal(self) -> None:
-        try:
-            from quart.signals import got_serving_exception
-        except ImportError:
-            return
         got_serving_exception.disconnect(self._on_serving_exception, sender=self.app)
 
     async def _on_serving_exception(self, sender: Any, exception: BaseException) -> None:
@@ -324,6 +317,8 @@ def _replace(name: str, host: str, port: int) -> None:
         old = [s for s in _servers.values() if s.name == name or (port and s.port == port)]
     for server in old:
         server.stop()
+        # Say so: two apps both named Quart(__name__) would otherwise replace each other silently.
+        print(f"(stopped the earlier server of {server.name!r} at {server.url})")
 
 
 def stop_all() -> None:
