@@ -3,8 +3,10 @@
 Measures the machine's baseline first (cores, memory, CPU, versions, a sequential
 file write and read, a raw loopback copy), then runs the groups in order (kit,
 uploads, downloads, protocols, concurrency), and prints one table with every
-figure's ratio to the machine's limit. The same goes to JSON and a PNG plot
-(both under ``bench/results/``, git-ignored, unless told otherwise).
+figure's ratio to its limit: the machine's own (file write or read, raw asyncio
+responder) or, where the "vs" column says so, another run (HTTP/1.1, h2load, the
+delay). The same goes to JSON and a PNG plot of the machine-limit ratios (both
+under ``bench/results/``, git-ignored, unless told otherwise).
 
 A group whose module is missing shows as "not available"; a group that raises
 shows as "error", the others still run, and the exit code is 1.

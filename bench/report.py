@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -33,12 +34,13 @@ from typing import Any, Callable
 from bench import MiB, Row, file_read_rate, file_write_rate, loopback_copy_rate
 
 __all__ = ["GROUPS", "machine", "baseline", "run_groups", "format_table", "explain", "plot",
-           "write_json", "describe"]
+           "write_json", "describe", "comparison", "verdict"]
 
 GROUPS = ["kit", "uploads", "downloads", "protocols", "concurrency"]
 PACKAGES = ["quart", "hypercorn", "uvicorn", "werkzeug", "flask", "h11", "h2", "wsproto", "httpx",
             "websockets", "aiofiles"]
 LATENCY_UNITS = {"s", "ms", "us", "µs"}  # a latency's limit is a floor: its ratio reads "x times"
+COUNT_UNITS = {"", "thr"}  # whole numbers: threads, leaked file descriptors
 
 
 def machine() -> dict[str, Any]:
@@ -156,56 +158,133 @@ def _call(func: Callable[..., Any], **kwargs: Any) -> Any:
         return worker.submit(func, **kwargs).result()
 
 
-def _number(value: float) -> str:
+def _number(value: float, unit: str | None = None) -> str:
+    if unit is not None and unit in COUNT_UNITS:
+        return f"{round(value):,}"
     if value == 0 or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+
+
+def _shown(row: Row) -> tuple[str, str, str]:
+    """Value, unit and limit as printed: a time under a millisecond reads better in µs."""
+    value, limit, unit = row.value, row.limit, row.unit
+    if unit == "ms" and abs(value) < 1 and (not limit or limit < 1):
+        value, limit, unit = value * 1000, (limit or 0) * 1000, "µs"
+    return _number(value, unit), unit, _number(limit, unit) if limit else ""
+
+
+def comparison(row: Row) -> tuple[str, str, bool]:
+    """What a row's limit is: a short label, a phrase for sentences, and whether it is the machine's.
+
+    Most limits are the machine's own (a file write or read, the raw asyncio responder); a few
+    rows are compared with another run instead (HTTP/2 with HTTP/1.1, httpx with h2load, a wall
+    time with the delay every request waits), and must say so.
+    """
+    name = row.name
+    if row.group in ("uploads", "downloads") and "HTTP/2" in name:
+        return "HTTP/1.1 run", "HTTP/1.1's rate over TLS in the same run", False
+    if row.group == "uploads":
+        return "file write", "the sequential file write", True
+    if row.group == "downloads":
+        return "file read", "the plain file read (page cache warm)", True
+    if row.group == "protocols" and "[httpx]" in name:
+        return "h2load run", "h2load's rate on the same server and protocol", False
+    if row.group == "protocols":
+        if row.unit in LATENCY_UNITS:
+            return "raw asyncio", "the raw asyncio responder's p99 (the floor)", True
+        return "raw asyncio", "the raw asyncio responder's rate (the limit)", True
+    if row.group == "concurrency" and row.limit:
+        return "the delay", f"the {row.limit / 1000:g} s delay each request waits", False
+    return "limit", "its limit in the same run", True
 
 
 def _ratio(row: Row) -> str:
     if row.ratio is None:
         return ""
     if row.unit in LATENCY_UNITS:
-        return f"x{row.ratio:,.1f}"  # times the floor: lower is better
+        return f"{row.ratio:,.1f}×"  # times the floor: lower is better
     return f"{row.ratio:.0%}"  # share of the ceiling: higher is better
 
 
+def verdict(row: Row) -> bool | None:
+    """Whether ``row`` meets its target, where the target is numeric ("<= 16 MiB", ">= 90% of ...",
+    "< 10 ms", "0"); None where it is words only ("for comparison")."""
+    match = re.match(r"\s*(<=|>=|<|>|=)?\s*(\d+(?:\.\d+)?)\s*(%|[^\s\d]+)?", row.target or "")
+    if not match:
+        return None
+    operator, number, unit = match.group(1) or "=", float(match.group(2)), match.group(3) or ""
+    if unit == "%":
+        if row.ratio is None:
+            return None
+        value, number = row.ratio, number / 100
+    elif unit in ("", row.unit):
+        value = row.value
+    else:
+        return None
+    return {"<=": value <= number, ">=": value >= number, "<": value < number, ">": value > number,
+            "=": value == number}[operator]
+
+
 def format_table(rows: list[Row], status: dict[str, dict] | None = None, info: dict | None = None) -> str:
-    """Like ``bench.table``, with room for long names, ratios of latencies as "x N", and a line per
-    group that did not run ("not available" or "error")."""
+    """Like ``bench.table``, with room for long names, what each ratio compares with ("vs"), ratios of
+    latencies as "N×", and a line per group that did not run ("not available" or "error")."""
     width = max([46] + [len(row.name) for row in rows])
     lines = []
     if info:
         lines.append(f"machine: {describe(info)}")
     gw = max([10] + [len(row.group) for row in rows] + [len(name) for name in status or {}])
-    lines.append(f"{'group':<{gw}} {'figure':<{width}} {'value':>10} {'unit':<6}{'limit':>10} {'ratio':>7}  target")
+    lines.append(f"{'group':<{gw}} {'figure':<{width}} {'value':>10} {'unit':<6}{'limit':>10} {'ratio':>7}"
+                 f"  {'vs':<12}  target")
     order = ["machine"] + list(status or {}) + sorted({row.group for row in rows})
     for group in dict.fromkeys(order):
         for row in (r for r in rows if r.group == group):
-            limit = _number(row.limit) if row.limit else ""
-            lines.append(f"{row.group:<{gw}} {row.name:<{width}} {_number(row.value):>10} {row.unit:<6}"
-                         f"{limit:>10} {_ratio(row):>7}  {row.target}")
+            value, unit, limit = _shown(row)
+            against = comparison(row)[0] if row.limit else ""
+            met = {True: "  (met)", False: "  (MISSED)", None: ""}[verdict(row)] if row.target else ""
+            lines.append(f"{row.group:<{gw}} {row.name:<{width}} {value:>10} {unit:<6}"
+                         f"{limit:>10} {_ratio(row):>7}  {against:<12}  {row.target}{met}")
         state = (status or {}).get(group)
         if state and state["status"] != "ok":
             lines.append(f"{group:<{gw}} {state['status'].upper()}: {state.get('reason', '')}")
-    lines.append("ratio: value / the machine's limit in the same run (for latencies: times the floor).")
+    lines.append("ratio: value / the limit named under \"vs\", measured in the same run (for latencies: "
+                 "times it); file write, file read and raw asyncio are the machine's limits.")
     return "\n".join(lines)
 
 
+def _name(row: Row) -> str:
+    return " ".join(row.name.split())
+
+
 def explain(rows: list[Row]) -> str:
-    """Each figure as a sentence (Markdown): its value, and what share of the machine's limit it is."""
+    """A few sentences (Markdown) for the table above them: each numeric target met or missed, then
+    the range of the other ratios, each saying what it compares with."""
     lines = []
     for row in rows:
-        value = f"{_number(row.value)} {row.unit}".strip()
-        if row.ratio is None:
-            line = f"- {row.name}: **{value}**"
-        elif row.unit in LATENCY_UNITS:
-            line = (f"- {row.name}: **{value}**, **{row.ratio:,.1f}×** the machine's floor "
-                    f"({_number(row.limit)} {row.unit})")
+        met = verdict(row) if row.target else None
+        if met is None:
+            continue
+        value, unit, _ = _shown(row)
+        share = ""
+        if row.ratio is not None:
+            share = f", {_ratio(row)} of {comparison(row)[1]}"
+        lines.append(f"- {'met' if met else '**missed**'}: {_name(row)}: {f'{value} {unit}'.strip()}{share} "
+                     f"(target {row.target})")
+    by_phrase: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.ratio is not None and (not row.target or verdict(row) is None):
+            by_phrase.setdefault(comparison(row)[1], []).append(row)
+    for phrase, chosen in by_phrase.items():
+        chosen = sorted(chosen, key=lambda row: row.ratio)
+        if len(chosen) > 2:
+            chosen = [chosen[0], chosen[-1]]
+            words = "from {} to {}"
         else:
-            line = (f"- {row.name}: **{value}**, **{row.ratio:.0%}** of the machine's limit "
-                    f"({_number(row.limit)} {row.unit})")
-        lines.append(line + (f" (target: {row.target})" if row.target else ""))
+            words = " and ".join(["{}"] * len(chosen))
+        figures = [f"{_ratio(row)} ({_name(row)})" for row in chosen]
+        kind = "times" if chosen[0].unit in LATENCY_UNITS else "of"
+        lines.append(f"- Against {phrase}: {words.format(*figures)}"
+                     + (" (times it: lower is better)." if kind == "times" else "."))
     return "\n".join(lines)
 
 
@@ -228,7 +307,9 @@ def write_json(path: str | Path, rows: list[Row], status: dict, info: dict, quic
 
 
 def plot(rows: list[Row], path: str | Path | None = None, title: str = ""):
-    """Every figure that has a limit, as a bar: left the share of a ceiling, right times a floor.
+    """Every figure whose limit is the machine's own, as a bar: left the share of a ceiling, right
+    times a floor. Rows compared with another run (HTTP/2 with HTTP/1.1, httpx with h2load, wall
+    times with a delay) are left out: their ratios are not the machine's limit.
 
     Returns the matplotlib Figure (and saves it as PNG if ``path`` is given).
     """
@@ -238,14 +319,16 @@ def plot(rows: list[Row], path: str | Path | None = None, title: str = ""):
         matplotlib.use("Agg")  # headless: no display needed to write a PNG
     import matplotlib.pyplot as plt
 
-    shares = [row for row in rows if row.ratio is not None and row.unit not in LATENCY_UNITS]
-    floors = [row for row in rows if row.ratio is not None and row.unit in LATENCY_UNITS]
+    machine_rows = [row for row in rows if row.ratio is not None and comparison(row)[2]]
+    shares = [row for row in machine_rows if row.unit not in LATENCY_UNITS]
+    floors = [row for row in machine_rows if row.unit in LATENCY_UNITS]
     groups = list(dict.fromkeys(row.group for row in shares + floors))
     colours = {group: plt.get_cmap("tab10")(i) for i, group in enumerate(groups)}
     height = 1.5 + 0.28 * max(len(shares), len(floors), 1)
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, height), constrained_layout=True)
-    for axis, chosen, label in ((left, shares, "share of the machine's limit (higher is better)"),
-                                (right, floors, "times the machine's floor (lower is better)")):
+    for axis, chosen, label in ((left, shares, "share of the machine's limit: file write, file read or "
+                                                "raw asyncio responder (higher is better)"),
+                                (right, floors, "times the raw asyncio responder's p99 (lower is better)")):
         if not chosen:
             axis.text(0.5, 0.5, "no figures", ha="center", va="center", transform=axis.transAxes)
             axis.set_axis_off()

@@ -34,7 +34,7 @@ def quick_run(tmp_path_factory):
 def test_quick_run_succeeds_and_prints_one_table(quick_run):
     result, _, out = quick_run
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "ratio: value / the machine's limit" in result.stdout
+    assert 'ratio: value / the limit named under "vs"' in result.stdout
     assert (out / "results.png").stat().st_size > 0
 
 
@@ -97,3 +97,41 @@ def test_a_group_that_raises_fails_the_run(tmp_path, monkeypatch, capsys):
     assert groups["broken"]["status"] == "error" and "ZeroDivisionError" in groups["broken"]["reason"]
     assert groups["no_such_group"]["status"] == "not available"
     assert "ERROR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("target", "value", "limit", "unit", "met"), [
+    (">= 90% of file write", 450, 1000, "MiB/s", False),
+    (">= 50% of HTTP/1.1", 60, 100, "MiB/s", True),
+    ("<= 16 MiB", 3.2, None, "MiB", True),
+    ("<= 16 MiB", 20, None, "MiB", False),
+    ("< 10 ms", 12, None, "ms", False),
+    ("0", 0, None, "", True),
+    ("0", 2, None, "", False),
+    ("for comparison", 1, 2, "MiB/s", None),
+    ("close to the delay (the limit)", 510, 500, "ms", None),
+])
+def test_numeric_targets_are_called_met_or_missed(target, value, limit, unit, met):
+    from bench import Row
+    from bench.report import explain, verdict
+
+    row = Row("uploads", "figure", value, unit, limit, target)
+    assert verdict(row) is met
+    if met is not None:
+        assert ("**missed**" in explain([row])) is (not met)
+
+
+def test_ratios_say_what_they_compare_with():
+    """A ratio to another run must not be called the machine's limit, nor plotted as one."""
+    from bench import Row
+    from bench.report import comparison, explain, format_table
+
+    h2 = Row("uploads", "streamed upload over TLS, HTTP/2", 60, "MiB/s", 100, ">= 50% of HTTP/1.1")
+    wall = Row("concurrency", "quart 10 requests: wall time", 1010, "ms", 1000, "close to the delay (the limit)")
+    threads = Row("concurrency", "quart 10 requests: peak threads", 3.0, "thr")
+    floor = Row("kit", "bare socket bind", 0.00953, "ms")
+    assert not comparison(h2)[2] and not comparison(wall)[2]
+    text = explain([h2, wall])
+    assert "HTTP/1.1's rate over TLS in the same run" in text and "1 s delay each request waits" in text
+    assert "machine" not in text
+    table = format_table([threads, floor])
+    assert " 3 thr" in table and "9.53 µs" in table

@@ -43,15 +43,16 @@ class ReuseClient(Exercise):
 
     id = "15_reuse_client"
     hints = [
-        "Create the client once, in `before_serving`: `proxy.http_client = httpx.AsyncClient()`. "
-        "A client keeps a pool of open connections, so the next request skips the TCP (and TLS) handshake.",
-        "In the view, use that client: `await proxy.http_client.get(...)`. A new `httpx.AsyncClient()` "
-        "per request opens a new connection every time (and is never closed).",
+        "Create the client once, in `before_serving`, and keep it where chapter 11 kept its client: "
+        "`proxy.extensions[\"http\"] = httpx.AsyncClient()`. A client keeps a pool of open connections, "
+        "so the next request skips the TCP (and TLS) handshake.",
+        "In the view, use that client: `await proxy.extensions[\"http\"].get(...)`. A new "
+        "`httpx.AsyncClient()` per request opens a new connection every time (and is never closed).",
     ]
     wrong = [
-        ("await proxy.http_client.get(", "await httpx.AsyncClient().get("),
+        ('await proxy.extensions["http"].get(', "await httpx.AsyncClient().get("),
         ("httpx.AsyncClient()", "httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))"),
-        ("await proxy.http_client.aclose()", "pass"),
+        ('await proxy.extensions["http"].aclose()', "pass"),
     ]
 
     async def _check(self, proxy):
@@ -86,10 +87,10 @@ class ReuseClient(Exercise):
                 expect(opened == 1, f"5 requests to /upstream opened {opened} connections to the upstream "
                                     "server: every one paid a new handshake. Reuse one client (and its "
                                     "pool of open connections) for the app's whole life.")
-                http_client = getattr(proxy, "http_client", None)
+                http_client = proxy.extensions.get("http")
             expect(http_client is not None and http_client.is_closed,
                    "After the app stopped, its client is still open: close it in `after_serving` "
-                   "with `await proxy.http_client.aclose()`.")
+                   "with `await proxy.extensions[\"http\"].aclose()`.")
 
 
 q1 = P99()
