@@ -141,7 +141,7 @@ def _server_command(kind: str, target: str, port: int, tls: bool, config: str) -
         command = [python, "-m", "hypercorn", "--config", config, target,
                    "--bind", f"127.0.0.1:{port}", "--workers", "1"]
         if tls:
-            from course._certs import server_files
+            from course._setup import server_files
 
             certfile, keyfile = server_files()  # the files serve(app, tls=True) uses
             command += ["--certfile", certfile, "--keyfile", keyfile]

@@ -86,7 +86,7 @@ def hypercorn_process(target: str, env: dict | None = None, tls: bool = False, r
     verify: object = True
     if tls:
         from course import tls_context
-        from course._certs import server_files
+        from course._setup import server_files
 
         args += list(server_files())
         verify = tls_context()

@@ -1,4 +1,4 @@
-"""``python -m course setup`` makes what the first run needs (TLS files, sample media);
+"""``python -m course setup`` makes what the notebooks need (TLS files, a sample video);
 ``python -m course doctor`` checks that this machine can run the course."""
 
 from __future__ import annotations
@@ -6,19 +6,16 @@ from __future__ import annotations
 import sys
 
 
-def setup() -> None:
-    from apps.video import make_sample_media
-
-    from ._certs import make_certs
-
-    print("certificates:", make_certs())
-    print("sample media:", make_sample_media())
-
-
 def doctor() -> int:
     from ._doctor import main
 
     return main()
+
+
+def setup() -> None:
+    from ._setup import setup
+
+    setup()
 
 
 COMMANDS = {"setup": setup, "doctor": doctor}

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ._certs import CERTS
+from ._jupyter import _jupyter_server, page_route
+from ._setup import CERTS, MEDIA, SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
@@ -56,11 +57,26 @@ def _normalise(version: str) -> str:
         return version
 
 
+def _pins(requirements: Path) -> list[tuple[str, str]]:
+    """(name, version) of every ``name==version`` line that applies to this Python."""
+    from packaging.requirements import Requirement
+
+    pins = []
+    for line in requirements.read_text().splitlines():
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate():
+            pins.append((requirement.name, str(requirement.specifier).removeprefix("==")))
+    return pins
+
+
 def check_packages(requirements: Path = REQUIREMENTS) -> Iterable[Check]:
     if not requirements.exists():
         yield Check(None, f"package versions not compared: {requirements} not found")
         return
-    pins = re.findall(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==(\S+)", requirements.read_text(), re.M)
+    pins = _pins(requirements)
     wrong = []
     for name, pinned in pins:
         try:
@@ -71,7 +87,9 @@ def check_packages(requirements: Path = REQUIREMENTS) -> Iterable[Check]:
         if _normalise(installed) != _normalise(pinned):
             wrong.append(Check(False, f"{name} {installed} is installed, requirements.txt pins {pinned}",
                                INSTALL))
-    yield from wrong or [Check(True, f"all {len(pins)} pinned packages match requirements.txt")]
+    quart = importlib.metadata.version("quart") if not wrong else "?"
+    yield from wrong or [Check(True, f"all {len(pins)} pinned packages match requirements.txt "
+                                     f"(Quart {quart} on this Python)")]
 
 
 def check_certs(directory: Path = CERTS) -> Iterable[Check]:
@@ -100,8 +118,6 @@ def check_certs(directory: Path = CERTS) -> Iterable[Check]:
 
 
 def check_media() -> Iterable[Check]:
-    from apps.video import MEDIA, SAMPLE
-
     sample = MEDIA / SAMPLE
     if not sample.exists() or sample.stat().st_size == 0:
         yield Check(False, f"sample video missing: {sample}", SETUP)
@@ -167,46 +183,29 @@ def check_server(directory: Path = CERTS) -> Iterable[Check]:
         yield Check(False, f"HTTPS with the course certificates failed: {error}", SETUP + " again")
 
 
-def _jupyter_server(prefix: str | None) -> dict | None:
-    """The Jupyter server this process runs under (an ancestor), else the one at ``prefix``."""
-    try:
-        import psutil
-        from jupyter_server.serverapp import list_running_servers
-
-        servers = list(list_running_servers())
-        ancestors = {process.pid for process in psutil.Process().parents()}
-    except Exception:  # noqa: BLE001 - no Jupyter here: nothing to try
-        return None
-    return next((s for s in servers if s.get("pid") in ancestors), None) or next(
-        (s for s in servers if prefix and s.get("base_url") == prefix), None)
-
-
 def check_proxy(environ: dict | None = None) -> Iterable[Check]:
     environ = os.environ if environ is None else environ
-    prefix = environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    base, why = page_route()
+    where = f"{base}proxy/PORT/" if base else "http://127.0.0.1:PORT/"
+    yield Check(True, f"pages open at {where} ({why})")
     installed = importlib.util.find_spec("jupyter_server_proxy") is not None
-    if prefix:
-        yield Check(True, f"JUPYTERHUB_SERVICE_PREFIX is {prefix}: pages open at {prefix}proxy/PORT/")
-    else:
-        yield Check(True, "JUPYTERHUB_SERVICE_PREFIX is not set: running locally, "
-                          "pages open at http://127.0.0.1:PORT/")
     yield Check(installed, "jupyter-server-proxy is installed" if installed else
-                "jupyter-server-proxy is missing: on Binder and JupyterHub no page reaches the browser",
-                INSTALL)
-    info = _jupyter_server(prefix) if installed else None
+                "jupyter-server-proxy is missing: a browser on another machine reaches no page", INSTALL)
+    info = _jupyter_server() if installed else None
     if info is None or info.get("sock") or info.get("secure"):
-        yield Check(None, "proxy not tried: no Jupyter server found (run the doctor in JupyterLab)")
+        yield Check(None, "proxy not tried: no Jupyter server runs this process "
+                          "(run the doctor in a JupyterLab terminal or cell to try it)")
         return
     host = info.get("hostname") or "127.0.0.1"
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
-    base = f"http://{host}:{info['port']}{info['base_url']}"
+    root = f"{host}:{info['port']}{info['base_url']}"
     token = info.get("token") or environ.get("JUPYTERHUB_API_TOKEN", "")
     headers = {"Authorization": f"token {token}"} if token else None
     from . import serve
 
     try:
         with serve(_tiny_app(), name="course-doctor") as server:
-            _round_trip(f"{base}proxy/{server.port}", f"ws://{base[7:]}proxy/{server.port}", headers)
+            _round_trip(f"http://{root}proxy/{server.port}", f"ws://{root}proxy/{server.port}", headers)
         yield Check(True, f"HTTP and websockets reach the kernel through {info['base_url']}proxy/PORT/")
     except Exception as error:  # noqa: BLE001
         yield Check(False, f"the proxy at {info['base_url']}proxy/PORT/ failed: {error}",

@@ -3,6 +3,8 @@
 A chapter's exercises live in ``course/exercises/<chapter>.py``; each is a small
 subclass of ``Exercise``::
 
+    from course.exercises import Exercise, checklist
+
     class Greeting(Exercise):
         'Add GET /hello/<name> answering {"hello": name}.'
 
@@ -12,14 +14,15 @@ subclass of ``Exercise``::
 
         async def _check(self, greeter):     # parameter names = the notebook's variable names
             response = await greeter.test_client().get("/hello/Ada")
-            expect(response.status_code == 200, f"GET /hello/Ada answered {response.status_code}.")
+            with checklist() as expect:      # reports every failing behaviour, not just the first
+                expect(response.status_code == 200, f"GET /hello/Ada answered {response.status_code}.")
+                expect(await response.get_json() == {"hello": "Ada"}, "the JSON is not {'hello': 'Ada'}.")
 
     q1 = Greeting()
 
-The notebook's starter cell carries the tag ``starter:00_greeting`` and leaves
-``____`` where the learner writes; ``notebooks/solutions/00_greeting.py`` is the
-whole cell solved (``%load solutions/00_greeting.py`` pulls it in). The test
-suite proves every check fails on its starter and passes on its solution.
+The starter cell (tagged ``starter:00_greeting``) leaves ``____`` where the learner writes;
+``notebooks/solutions/00_greeting.py`` is the cell solved. The tests prove every check
+fails on its starter and on each ``wrong`` edit, and passes on its solution.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
 
@@ -61,6 +64,17 @@ def expect(condition: Any, message: str) -> None:
         raise Incorrect(message)
 
 
+@contextmanager
+def checklist() -> Iterator[Callable[[Any, str], None]]:
+    """Check several behaviours and report every one that fails, not only the first."""
+    failures: list[str] = []
+    yield lambda condition, message: None if condition else failures.append(message)
+    if len(failures) == 1:
+        raise Incorrect(failures[0])
+    if failures:
+        raise Incorrect(f"{len(failures)} behaviours are not right yet:\n" + "\n".join(f"- {f}" for f in failures))
+
+
 class Feedback:
     """What ``check()`` returns: green, red or grey text in the notebook."""
 
@@ -77,7 +91,7 @@ class Feedback:
 
 
 class Exercise:
-    """Base class of every exercise: subclasses set ``id``, ``hints`` and ``_check``."""
+    """Base class of every exercise: subclasses set ``id``, ``hints``, ``wrong`` and ``_check``."""
 
     id: str = ""
     hints: list[str] = []
@@ -99,11 +113,11 @@ class Exercise:
 
     def evaluate(self, *answers: Any) -> None:
         """Raise ``NotAttempted`` or ``Incorrect``, or return if the answer is right."""
-        if any(_has_blank(answer) for answer in answers):
+        if any(has_blank(answer) for answer in answers):
             raise NotAttempted("Replace every `____` in the exercise cell, run it, then check again.")
         result = self._check(*answers)
         if inspect.isawaitable(result):
-            _run_in_thread(result)
+            run_async(result)
 
     def hint(self, n: int = 1) -> _Markdown:
         """Show hint number ``n`` (1, 2, ...)."""
@@ -143,7 +157,7 @@ class _Markdown:
 
 
 @contextmanager
-def quiet(app: Any):
+def quiet(app: Any) -> Iterator[None]:
     """Keep a crashing answer's traceback out of the notebook: the check reports it in words."""
     logger = logging.getLogger(app.name)
     disabled, logger.disabled = logger.disabled, True
@@ -153,38 +167,84 @@ def quiet(app: Any):
         logger.disabled = disabled
 
 
-def _has_blank(obj: Any, depth: int = 0) -> bool:
-    """True if ``obj`` is ``____`` or code that still mentions it."""
+def has_blank(obj: Any, depth: int = 0) -> bool:
+    """True if ``obj`` is ``____``, or text, code, a class or an app that still holds one."""
     if obj is ____:
         return True
+    if isinstance(obj, str):
+        return "____" in obj
     if depth > 3:
         return False
-    if isinstance(obj, (list, tuple, set)):
-        return any(_has_blank(item, depth + 1) for item in obj)
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return any(has_blank(item, depth + 1) for item in obj)
     if isinstance(obj, dict):
-        return any(_has_blank(item, depth + 1) for item in obj.values())
+        return any(has_blank(item, depth + 1) for item in obj.values())
+    if isinstance(obj, type):  # a class: look at what its body defines
+        return any(has_blank(value, depth + 1) for value in vars(obj).values())
     code = getattr(getattr(obj, "__wrapped__", obj), "__code__", None)
     if isinstance(code, types.CodeType):
         return _code_mentions_blank(code)
-    views = getattr(obj, "view_functions", None)  # a Quart or Flask app: look at its views
+    views = getattr(obj, "view_functions", None)  # a Quart or Flask app: its views and hooks
     if isinstance(views, dict):
-        funcs = list(views.values()) + list(getattr(obj, "before_serving_funcs", []))
-        funcs += list(getattr(obj, "after_serving_funcs", []))
-        return any(_has_blank(func, depth + 1) for func in funcs)
+        funcs = list(views.values())
+        for hooks in ("before_serving_funcs", "after_serving_funcs", "before_request_funcs",
+                      "after_request_funcs", "errorhandler_spec"):
+            found = getattr(obj, hooks, None)
+            funcs += _flatten(found)
+        return any(has_blank(func, depth + 1) for func in funcs)
+    if callable(getattr(obj, "__call__", None)) and not isinstance(obj, types.BuiltinFunctionType):
+        return has_blank(type(obj), depth + 1)  # an instance of a class the learner wrote (middleware)
     return False
 
 
+def _flatten(value: Any) -> list:
+    if isinstance(value, dict):
+        return [item for inner in value.values() for item in _flatten(inner)]
+    if isinstance(value, (list, tuple, set)):
+        return [item for inner in value for item in _flatten(inner)]
+    return [value] if callable(value) else []
+
+
 def _code_mentions_blank(code: types.CodeType) -> bool:
-    if "____" in code.co_names:
-        return True
-    return any(_code_mentions_blank(c) for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = (c for c in code.co_consts if isinstance(c, types.CodeType))
+    return "____" in code.co_names or any(_code_mentions_blank(c) for c in inner)
 
 
-def _run_in_thread(awaitable: Any) -> Any:
-    """Run an async check to completion from any cell (the kernel's loop is already running)."""
+def run_async(awaitable: Any) -> Any:
+    """Run a coroutine to completion from any cell (the kernel's loop is already running)."""
 
     async def main() -> Any:
         return await awaitable
 
     with ThreadPoolExecutor(1, thread_name_prefix="exercise-check") as worker:
         return worker.submit(asyncio.run, main()).result()
+
+
+async def peak_concurrency(app: Any, path: str, requests: int = 5) -> int:
+    """How many of ``requests`` concurrent GETs to ``path`` were inside the Quart app at once.
+
+    Order, not time: 1 means each request ran alone (something blocked the event loop),
+    ``requests`` means they all overlapped. Counted with Quart's request signals.
+    """
+    from quart.signals import request_finished, request_started
+
+    inside = peak = 0
+
+    async def started(sender: Any, **extra: Any) -> None:
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+
+    async def finished(sender: Any, **extra: Any) -> None:
+        nonlocal inside
+        inside -= 1
+
+    request_started.connect(started, sender=app)
+    request_finished.connect(finished, sender=app)
+    try:
+        client = app.test_client()
+        await asyncio.gather(*(client.get(path) for _ in range(requests)))
+    finally:
+        request_started.disconnect(started, sender=app)
+        request_finished.disconnect(finished, sender=app)
+    return peak

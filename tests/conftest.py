@@ -1,4 +1,9 @@
-"""Shared fixtures: the repo's paths, the course's TLS files, a real headless Chromium."""
+"""Shared fixtures: test clients and real servers for the apps, TLS files, a real headless Chromium.
+
+A test module names its app with an ``app`` fixture built from the app's factory
+(``create_app(config)``, as in Flask's tutorial); ``client`` and ``served`` use it.
+``run_app`` runs an app under the real ``hypercorn`` and ``uvicorn`` commands.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ def notebook_paths() -> list[Path]:
 @pytest.fixture(scope="session")
 def certs():
     """The course's CA and server certificate (generated once, like `python -m course setup`)."""
-    from course._certs import CERTS, make_certs
+    from course._setup import CERTS, make_certs
 
     make_certs()
     return CERTS
@@ -69,6 +74,62 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def client(app):
+    """Quart's in-process test client for the module's ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def served(app):
+    """The module's ``app`` served by the kit on a free port (``served.url``), stopped after the test."""
+    from course import serve
+
+    with serve(app) as server:
+        yield server
+
+
+SERVER_KINDS = ["hypercorn", "uvicorn"]
+
+
+def app_command(kind: str, target: str, *options: str) -> list[str]:
+    """The command that serves ``target`` ("apps.hello:app") on the socket serve_command() hands over."""
+    if kind == "hypercorn":
+        return ["hypercorn", "--bind", "fd://{fd}", *options, target]
+    if kind == "uvicorn":
+        return ["uvicorn", "--fd", "{fd}", "--log-level", "warning", *options, target]
+    raise ValueError(f"unknown server kind {kind!r}")
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server_kind(request) -> str:
+    """Run the test once under Hypercorn and once under uvicorn."""
+    return request.param
+
+
+@pytest.fixture
+def run_app(server_kind):
+    """``run_app("apps.hello:app", env={...})``: the app under the real server command of this test.
+
+    Returns a ``ServerProcess`` (``.url``, ``.output``, ``.tracebacks``); every process it
+    started is stopped with SIGTERM after the test, and must not have printed a traceback.
+    """
+    from course import serve_command
+
+    started = []
+
+    def run(target: str, *options: str, env: dict | None = None, ready: str | None = "/", **kwargs):
+        server = serve_command(app_command(server_kind, target, *options), env=env, ready=ready, **kwargs)
+        started.append(server)
+        return server
+
+    yield run
+    for server in started:
+        server.stop()
+    tracebacks = [t for server in started for t in server.tracebacks]
+    assert not tracebacks, f"the server printed a traceback:\n{tracebacks[0]}"
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ import websockets
 from quart import Quart, make_response, websocket
 
 import course
+from course.exercises import Exercise
 from course import ServerError, serve, stop_all, tls_context
 
 
@@ -235,14 +236,13 @@ def test_tls_serves_http2_to_a_client_that_trusts_the_course_ca(certs):
             httpx.get(server.url + "/")
 
 
-def test_access_log_is_quiet_by_default_and_easy_to_turn_on(caplog):
-    caplog.set_level(logging.INFO, logger="course.access")
+def test_access_log_is_quiet_by_default_and_easy_to_turn_on(capsys):
     with serve(make_app()) as server:
         httpx.get(server.url + "/")
-    assert not caplog.records
+    assert "GET /" not in capsys.readouterr().out
     with serve(make_app(), access_log=True) as server:
         httpx.get(server.url + "/nowhere")
-    assert any("/nowhere" in record.getMessage() for record in caplog.records)
+    assert "GET /nowhere" in capsys.readouterr().out
 
 
 def test_unknown_options_are_a_clear_error():
@@ -256,11 +256,38 @@ def test_flask_apps_are_served_by_werkzeug_with_the_same_interface(capsys):
     app = flask.Flask("flask-kit-test")
     app.get("/")(lambda: {"framework": "flask"})
     with serve(app) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
         assert httpx.get(server.url + "/").json() == {"framework": "flask"}
         assert "GET /" not in capsys.readouterr().err  # quiet by default, as with Quart
         again = serve(app)  # replaced like a Quart app
         assert not server.running
         again.stop()
+    assert serving_threads() == []
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::1"])
+@pytest.mark.parametrize("framework", ["quart", "flask"])
+def test_both_servers_give_urls_a_client_can_use(host, framework):
+    """Any address: 0.0.0.0 is reached on 127.0.0.1, IPv6 goes in brackets, for Flask too."""
+    flask = pytest.importorskip("flask")
+    app = make_app("urls") if framework == "quart" else flask.Flask("urls")
+    if framework == "flask":
+        app.get("/")(lambda: {"app": "urls"})
+    with serve(app, host=host) as server:
+        expected = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+        assert server.url == f"http://{expected}:{server.port}"
+        assert httpx.get(server.url + "/").json() == {"app": "urls"}
+
+
+def test_flask_over_tls_serves_https_or_says_why_not(certs):
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("flask-tls")
+    app.get("/")(lambda: {"tls": True})
+    with serve(app, tls=True) as server:
+        assert server.url.startswith("https://")
+        assert httpx.get(server.url + "/", verify=tls_context()).json() == {"tls": True}
+    with pytest.raises(ServerError, match="werkzeug, which takes none of them: http2"):
+        serve(app, http2=True)
     assert serving_threads() == []
 
 
@@ -281,6 +308,7 @@ def test_stop_all_stops_every_server():
         ({"JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}, "/user/ada/proxy/{port}/static/chat.html"),
         ({"JUPYTERHUB_SERVICE_PREFIX": "/user/ada"}, "/user/ada/proxy/{port}/static/chat.html"),
         ({"COURSE_PROXY_PREFIX": "/", "JUPYTERHUB_SERVICE_PREFIX": "/user/x/"}, "/proxy/{port}/static/chat.html"),
+        ({"COURSE_PROXY_PREFIX": "", "JUPYTERHUB_SERVICE_PREFIX": "/user/x/"}, "http://127.0.0.1:{port}/static/chat.html"),
     ],
 )
 def test_public_url_goes_through_the_proxy_on_jupyterhub(monkeypatch, environ, expected):
@@ -298,14 +326,14 @@ def test_public_url_goes_through_the_proxy_on_jupyterhub(monkeypatch, environ, e
 # --- the exercise API --------------------------------------------------------------------------
 
 
-class _Double(course.Exercise):
+class _Double(Exercise):
     """Write double(x)."""
 
     id = "kit_double"
     hints = ["Multiply.", "`return 2 * x`"]
 
     def _check(self, double):
-        from course._exercise import expect
+        from course.exercises import expect
 
         expect(double(3) == 6, f"double(3) returned {double(3)!r}, not 6.")
 
@@ -346,7 +374,7 @@ def test_a_quart_app_with_a_blank_in_a_view_is_not_attempted():
 
 
 def test_make_certs_writes_a_ca_and_a_private_server_key(tmp_path):
-    from course._certs import make_certs
+    from course._setup import make_certs
 
     make_certs(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"ca.pem", "server.pem", "server-key.pem"}
@@ -367,7 +395,7 @@ def test_generated_certificates_are_never_committed():
 def test_an_https_server_behind_the_proxy_is_a_clear_error(monkeypatch, certs):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
     with serve(make_app(), tls=True) as server:
-        with pytest.raises(ServerError, match="proxy cannot reach an HTTPS server"):
+        with pytest.raises(ServerError, match="proxy speaks plain HTTP"):
             course.show(server, "/")
 
 
@@ -388,3 +416,94 @@ def test_an_app_without_lifespan_is_ready_at_once():
 
     with serve(bare, name="bare", startup_timeout=5) as server:
         assert httpx.get(server.url + "/").status_code == 204
+
+
+# --- the exercise API, for exercise authors ----------------------------------------------------
+
+
+def test_exercise_modules_use_only_the_public_api():
+    import pathlib
+
+    for path in pathlib.Path(course.__file__).parent.joinpath("exercises").glob("*.py"):
+        assert "course._" not in path.read_text(), f"{path.name} imports a private module of the kit"
+
+
+def test_blanks_are_found_in_strings_classes_and_middleware():
+    from course.exercises import has_blank
+
+    class Middleware:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            return course.____
+
+    assert has_blank("bind = ____")
+    assert not has_blank("bind = 8000")
+    assert has_blank(Middleware)
+    assert has_blank(Middleware(None))
+    assert not has_blank(make_app())
+
+
+def test_checklist_reports_every_failing_behaviour():
+    from course.exercises import Incorrect, checklist
+
+    with pytest.raises(Incorrect) as failed:
+        with checklist() as expect:
+            expect(True, "fine")
+            expect(False, "first")
+            expect(False, "second")
+    assert "2 behaviours" in str(failed.value) and "first" in str(failed.value) and "second" in str(failed.value)
+
+
+@pytest.mark.parametrize(("blocking", "expected"), [(False, 5), (True, 1)])
+def test_peak_concurrency_tells_overlap_from_queueing(blocking, expected):
+    import time
+
+    from course.exercises import peak_concurrency, run_async
+
+    app = Quart("overlap")
+
+    @app.get("/slow")
+    async def slow():
+        if blocking:
+            time.sleep(0.05)
+        else:
+            await asyncio.sleep(0.05)
+        return {}
+
+    assert run_async(peak_concurrency(app, "/slow", 5)) == expected
+
+
+# --- the kit's own shape -----------------------------------------------------------------------
+
+
+def _kit_imports() -> dict[str, set[str]]:
+    import ast
+    import pathlib
+
+    graph = {}
+    for path in pathlib.Path(course.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        graph[path.stem] = {node.module.split(".")[0] for node in ast.walk(tree)
+                            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+    return graph
+
+
+def test_the_kit_has_no_import_cycle():
+    graph = _kit_imports()
+    assert graph
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph.get(start, ()))
+
+    assert not [module for module in graph if reaches(module, module)]
+
+
+def test_every_kit_module_reads_in_a_sitting():
+    import pathlib
+
+    sizes = {p.name: len(p.read_text().splitlines()) for p in pathlib.Path(course.__file__).parent.glob("*.py")}
+    assert sizes and max(sizes.values()) <= 250, sizes
+    core = sum(sizes[name] for name in ("_base.py", "_server.py", "_gate.py", "_display.py", "_jupyter.py"))
+    assert core <= 450, f"the serving core is {core} lines"

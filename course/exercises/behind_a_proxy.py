@@ -3,7 +3,7 @@
 import re
 from urllib.parse import urljoin
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 HUB = "https://hub.example.org"
 

@@ -1,6 +1,6 @@
 """Exercises of 03_blueprints."""
 
-from course._exercise import Exercise, expect, quiet
+from course.exercises import Exercise, expect, quiet
 
 
 class Shop(Exercise):

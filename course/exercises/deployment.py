@@ -6,7 +6,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from course._exercise import Exercise, NotAttempted, expect
+from course.exercises import Exercise, NotAttempted, expect
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -24,7 +24,7 @@ class HypercornConfig(Exercise):
     def _check(self, config_toml):
         from hypercorn.config import Config
 
-        from course._certs import make_certs
+        from course import tls_context
 
         if "____" in config_toml:
             raise NotAttempted("Replace every `____` in the exercise cell, run it, then check again.")
@@ -38,7 +38,7 @@ class HypercornConfig(Exercise):
         expect(config.workers == 2, f"the config starts {config.workers} worker(s), not 2.")
         expect(config.bind == ["127.0.0.1:8443"], f"bind is {config.bind}, not ['127.0.0.1:8443'].")
         expect(config.ssl_enabled, "set certfile and keyfile to serve HTTPS.")
-        make_certs()
+        tls_context()  # makes the course's certificates if they are missing
         # Paths in the config are relative to where hypercorn runs: the repo root.
         config.certfile = str(ROOT / config.certfile)
         config.keyfile = str(ROOT / config.keyfile)

@@ -1,6 +1,6 @@
 """Exercises of 05_extensions."""
 
-from course._exercise import Exercise, NotAttempted, ____, expect, quiet
+from course.exercises import Exercise, NotAttempted, ____, expect, quiet
 
 
 class Schema(Exercise):

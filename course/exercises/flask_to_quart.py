@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from course._exercise import Exercise, expect, quiet
+from course.exercises import Exercise, expect, quiet
 
 
 class Port(Exercise):

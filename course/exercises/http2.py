@@ -1,6 +1,6 @@
 """Exercises of 08_http2."""
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 def _protocol_probe():

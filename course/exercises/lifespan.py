@@ -1,6 +1,6 @@
 """Exercises of 11_lifespan_and_background_work."""
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 class SharedDatabase(Exercise):

@@ -2,13 +2,13 @@
 
 import inspect
 
-from course._exercise import Exercise, NotAttempted, _has_blank, expect
+from course.exercises import Exercise, NotAttempted, has_blank, expect
 
 
 def _expect_attempted(cls) -> None:
     """A middleware class still holding ``____`` in a method has not been attempted."""
     methods = [value for value in vars(cls).values() if inspect.isfunction(value)]
-    if any(_has_blank(method) for method in methods):
+    if any(has_blank(method) for method in methods):
         raise NotAttempted("Replace every `____` in the exercise cell, run it, then check again.")
 
 

@@ -2,7 +2,7 @@
 
 import random
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 class P99(Exercise):

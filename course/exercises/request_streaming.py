@@ -1,6 +1,6 @@
 """Exercises of 09_request_streaming."""
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 class SafeName(Exercise):

@@ -1,6 +1,6 @@
 """Exercises of 10_response_streaming."""
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 class SuffixRange(Exercise):

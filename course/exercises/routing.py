@@ -1,6 +1,6 @@
 """Exercises of 02_routing_requests_templates."""
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 class Books(Exercise):

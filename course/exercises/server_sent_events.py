@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from course._exercise import Exercise, Incorrect, expect, quiet
+from course.exercises import Exercise, Incorrect, expect, quiet
 
 STANZAS = ["Roses are red,\nviolets are blue,", "Quart streams events\nand so can you."]
 

@@ -4,7 +4,7 @@ import inspect
 
 from quart import Quart, request, websocket
 
-from course._exercise import Exercise, expect
+from course.exercises import Exercise, expect
 
 
 def _notes_app(refuse_empty: bool) -> Quart:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from course._exercise import Exercise, Incorrect, expect, quiet
+from course.exercises import Exercise, Incorrect, expect, quiet
 
 
 async def _receive(ws, what: str, timeout: float = 2):
