@@ -21,10 +21,11 @@ def _requirements(path) -> list[str]:
 def test_binder_pins_are_the_repos_pins():
     """repo2docker reads only binder/ when it exists: a drifted copy would be a different course."""
     repo, binder = _requirements(ROOT / "requirements.txt"), _requirements(BINDER / "requirements.txt")
-    assert repo, "requirements.txt is empty"
-    assert binder == repo
     pins = [line for line in repo if not line.startswith("-e")]
-    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z0-9,_\-]+\])?==[0-9][^\s]*", p) for p in pins)
+    assert pins, "requirements.txt is empty"
+    assert binder == pins
+    exact = r"[A-Za-z0-9_.\-]+(\[[a-z0-9,_\-]+\])?==[0-9][^\s;]*(; python_version [<>=]+ \"3\.\d+\")?"
+    assert all(re.fullmatch(exact, p) for p in pins), [p for p in pins if not re.fullmatch(exact, p)]
 
 
 def test_jupyter_server_proxy_is_pinned():
@@ -33,15 +34,22 @@ def test_jupyter_server_proxy_is_pinned():
     assert "jupyter-server-proxy" in names
 
 
-def test_the_course_package_installs_from_the_repo_root():
-    # repo2docker runs `pip install -r binder/requirements.txt` from the repository root, and pip
-    # resolves "-e ." against the working directory, not against the requirements file.
-    assert "-e ." in _requirements(BINDER / "requirements.txt")
+def test_the_course_package_installs_in_post_build_not_from_the_requirements():
+    # A local path ("-e .") in binder/requirements.txt makes repo2docker skip its cached layer of
+    # pinned packages, so every commit would reinstall them all; postBuild installs it instead.
+    assert not [line for line in _requirements(BINDER / "requirements.txt") if line.startswith("-")]
+    assert "python -m pip install --no-deps -e ." in (BINDER / "postBuild").read_text()
+
+
+def test_notebook_matches_the_pinned_jupyterlab():
+    """The base image's notebook 7.4 wants jupyterlab<4.5; a pinned notebook release keeps pip quiet."""
+    pins = dict(line.split("==") for line in _requirements(BINDER / "requirements.txt") if ";" not in line)
+    assert pins["notebook"].startswith("7.6") and pins["jupyterlab"].startswith("4.6")
 
 
 def test_runtime_is_a_python_the_course_supports():
     runtime = (BINDER / "runtime.txt").read_text().strip()
-    assert runtime == "python-3.11"
+    assert runtime == "python-3.13"  # the current Quart, 0.23, needs Python 3.13
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11"
 
@@ -58,4 +66,6 @@ def test_post_build_stops_at_the_first_failure_and_runs_course_commands():
 
     missing = [command for command in commands if command not in COMMANDS]
     assert not missing, f"postBuild runs `python -m course {missing[0]}`, which does not exist"
-    assert not re.search(r"\b(curl|wget|pip install)\b", script), "install from requirements.txt only"
+    assert not re.search(r"\b(curl|wget)\b", script), "nothing downloads but the pinned packages"
+    installs = re.findall(r"pip install .*", script)
+    assert installs == ["pip install --no-deps -e ."], "install from binder/requirements.txt only"

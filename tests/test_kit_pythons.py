@@ -1,8 +1,9 @@
-"""The kit's tests pass on Python 3.11, 3.12 and 3.13.
+"""The kit's tests pass on Python 3.11, 3.12 and 3.13 (Quart 0.22 on the first two, 0.23 on 3.13).
 
 The running interpreter covers one version; this test builds a small virtual
 environment for each other version it can find (pyenv's, or python3.X on PATH)
-with the pinned kit dependencies, cached between runs, and runs tests/test_kit.py there.
+with the pinned kit dependencies (pip applies their Python markers), cached between
+runs, and runs the kit's tests there.
 Python 3.12 changed asyncio's shutdown (the server waits for open connections),
 which is exactly what the kit must handle.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,15 +24,15 @@ import pytest
 from conftest import IN_CI, ROOT
 
 VERSIONS = ["3.11", "3.12", "3.13"]
-KIT_PACKAGES = ("quart", "hypercorn", "httpx", "websockets", "flask", "trustme", "pytest",
-                "pytest-asyncio", "pytest-timeout")
+KIT_PACKAGES = ("quart", "hypercorn", "uvicorn", "httpx", "websockets", "flask", "trustme", "psutil", "jupyter-server-proxy",
+                "pytest", "pytest-asyncio", "pytest-timeout")
 
 
 def _pins() -> list[str]:
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     pins = [line.strip() for line in lines if line.strip() and not line.startswith(("#", "-"))]
     extras = ["pytest-timeout==2.4.0"]  # a test extra, pinned in pyproject.toml
-    wanted = [pin for pin in pins + extras if pin.split("[")[0].split("=")[0].lower() in KIT_PACKAGES]
+    wanted = [pin for pin in pins + extras if re.split(r"[\[=;]", pin)[0].lower() in KIT_PACKAGES]
     assert len(wanted) >= len(KIT_PACKAGES) - 1, wanted
     return wanted
 
@@ -67,7 +69,8 @@ def test_kit_tests_pass_on(version, tmp_path):
         subprocess.run([str(bin_python), "-m", "pip", "install", "-q", *pins], check=True, timeout=600)
         (venv / "ready").touch()
     result = subprocess.run(
-        [str(bin_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_kit.py"],
+        [str(bin_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_kit.py",
+         "tests/test_kit_process.py"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
