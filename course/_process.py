@@ -48,8 +48,11 @@ class ServerProcess(BaseServer):
         self._log = tempfile.TemporaryFile()
         self._set_address(sock or _Address(port), tls)
         launcher = [sys.executable, "-c", _TIE_TO_PARENT] if sys.platform == "linux" else []
+        # "apps.hello:app" is imported from cwd, whichever copy of the course is installed.
+        path = os.pathsep.join(filter(None, [str(cwd), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
-            launcher + command, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            launcher + command, cwd=cwd, env=env,
             pass_fds=[sock.fileno()] if sock else [], start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
