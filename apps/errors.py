@@ -1,12 +1,18 @@
 """Errors as JSON for every app: ``{"error": "..."}`` with the right status, never an HTML page or a traceback.
 
-Met in chapter 01; every app of the course calls ``json_errors(app)``.
+Met in chapter 01; every app of the course calls ``json_errors(app)`` and reads JSON
+bodies with ``await json_body()``.
 """
 
 from __future__ import annotations
 
-from quart import Quart
-from werkzeug.exceptions import HTTPException
+import json
+from typing import Any
+
+from quart import Quart, request
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+
+MAX_DEPTH = 32  # arrays and objects nested deeper than any honest client sends
 
 
 def json_errors(app: Quart) -> None:
@@ -26,3 +32,36 @@ def json_errors(app: Quart) -> None:
             raise error
         app.logger.exception("unexpected error")
         return {"error": "internal server error"}, 500
+
+
+async def json_body(max_depth: int = MAX_DEPTH) -> Any:
+    """The request's JSON body, or a clear 4xx: never the 500 that ``get_json()`` can raise.
+
+    - 415 when the request does not say ``Content-Type: application/json`` (Quart's
+      ``get_json()`` returns ``None`` instead, and Flask answers 415);
+    - 400 for bytes that are not UTF-8 (``get_json()`` raises ``UnicodeDecodeError``),
+      malformed JSON, or arrays and objects nested deeper than ``max_depth``
+      (30,000 ``[`` make ``json.loads`` raise ``RecursionError``).
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("send JSON with Content-Type: application/json")
+    data = await request.get_data()
+    if _depth(data) > max_depth:
+        raise BadRequest(f"the JSON is nested deeper than {max_depth} levels")
+    try:
+        return json.loads(data)  # bytes: json detects UTF-8 and raises ValueError on anything else
+    except ValueError as error:
+        raise BadRequest(f"the body is not valid JSON: {error}") from None
+
+
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def _depth(data: bytes) -> int:
+    """How deeply ``[`` and ``{`` nest in ``data`` (brackets inside strings count too: an
+    honest body stays far below the limit, and counting is cheap)."""
+    depth = deepest = 0
+    for byte in data.translate(None, _NOT_BRACKETS):  # in C: only the brackets remain
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
