@@ -183,8 +183,7 @@ def check_server(directory: Path = CERTS) -> Iterable[Check]:
         yield Check(False, f"HTTPS with the course certificates failed: {error}", SETUP + " again")
 
 
-def check_proxy(environ: dict | None = None) -> Iterable[Check]:
-    environ = os.environ if environ is None else environ
+def check_proxy() -> Iterable[Check]:
     base, why = page_route()
     where = f"{base}proxy/PORT/" if base else "http://127.0.0.1:PORT/"
     yield Check(True, f"pages open at {where} ({why})")
@@ -199,7 +198,7 @@ def check_proxy(environ: dict | None = None) -> Iterable[Check]:
     host = info.get("hostname") or "127.0.0.1"
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
     root = f"{host}:{info['port']}{info['base_url']}"
-    token = info.get("token") or environ.get("JUPYTERHUB_API_TOKEN", "")
+    token = info.get("token") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
     headers = {"Authorization": f"token {token}"} if token else None
     from . import serve
 

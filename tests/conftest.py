@@ -41,12 +41,12 @@ def _find(*names: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser():
+def start_browser(*flags: str):
     """A real headless Chromium driven by Selenium (Debian's chromium and chromium-driver).
 
     Skips with a clear message where Chromium is missing, except in CI, where
-    `.ci/run` installs it and a missing browser is a failure.
+    `.ci/run` installs it and a missing browser is a failure. Returns the driver and
+    its profile folder; ``stop_browser`` ends both.
     """
     chromium = _find("chromium", "chromium-browser", "google-chrome")
     driver_path = _find("chromedriver")
@@ -64,16 +64,28 @@ def browser():
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
-                 "--window-size=1024,768", f"--user-data-dir={profile}"):
+                 "--window-size=1400,1000", f"--user-data-dir={profile}", *flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(30)
+    driver.profile = profile
+    return driver
+
+
+def stop_browser(driver) -> None:
+    driver.quit()
+    shutil.rmtree(driver.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium shared by the session's browser tests (1400x1000, like a laptop)."""
+    driver = start_browser()
     try:
         yield driver
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_browser(driver)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def _lines(results) -> list[str]:
 
 
 def test_a_ready_machine_passes(certs, capsys):
-    from apps.video import make_sample_media
+    from course._setup import make_sample_media
 
     make_sample_media()  # what `python -m course setup` does
     assert _doctor.main() == 0
@@ -66,13 +66,18 @@ def test_wrong_or_missing_packages_are_named(tmp_path, requirement, expected):
 def test_matching_pins_pass(tmp_path):
     (tmp_path / "requirements.txt").write_text(f"quart=={QUART}\nhttpx[http2]=={HTTPX}\n")
     assert _lines(_doctor.check_packages(tmp_path / "requirements.txt")) == [
-        "✓ all 2 pinned packages match requirements.txt"]
+        f"✓ all 2 pinned packages match requirements.txt (Quart {QUART} on this Python)"]
+
+
+def test_pins_for_another_python_are_not_compared(tmp_path):
+    """requirements.txt pins Quart 0.23 for Python 3.13+ and 0.22 below: only one applies here."""
+    (tmp_path / "requirements.txt").write_text(
+        f'quart=={QUART}; python_version >= "3.0"\nquart==0.0.1; python_version < "3.0"\n')
+    assert _lines(_doctor.check_packages(tmp_path / "requirements.txt"))[0].startswith("✓ all 1 pinned")
 
 
 def test_a_missing_sample_video_points_at_setup(monkeypatch, tmp_path):
-    import apps.video
-
-    monkeypatch.setattr(apps.video, "MEDIA", tmp_path)
+    monkeypatch.setattr(_doctor, "MEDIA", tmp_path)
     line = _lines(_doctor.check_media())[0]
     assert line.startswith("✗ sample video missing") and "python -m course setup" in line
 
@@ -111,17 +116,37 @@ def test_a_certificate_from_another_authority_fails_the_handshake(tmp_path, cert
     assert lines[-1].startswith("✗ HTTPS with the course certificates failed")
 
 
-def test_the_proxy_is_required_behind_a_hub(monkeypatch):
+@pytest.fixture
+def no_jupyter(monkeypatch):
+    """As in a terminal or a test: no Jupyter server among this process's ancestors."""
+    import course._jupyter
+
+    monkeypatch.setattr(course._jupyter, "_jupyter_server", lambda: None)
+    monkeypatch.setattr(_doctor, "_jupyter_server", lambda: None)
+    for name in ("JUPYTERHUB_SERVICE_PREFIX", "COURSE_PROXY_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_proxy_is_required_behind_a_hub(monkeypatch, no_jupyter):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
     monkeypatch.setattr(_doctor.importlib.util, "find_spec", lambda name: None)
-    lines = _lines(_doctor.check_proxy({"JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}))
-    assert lines[0] == "✓ JUPYTERHUB_SERVICE_PREFIX is /user/ada/: pages open at /user/ada/proxy/PORT/"
+    import course._jupyter
+
+    monkeypatch.setattr(course._jupyter.importlib.util, "find_spec", lambda name: None)
+    lines = _lines(_doctor.check_proxy())
+    assert lines[0] == "✓ pages open at http://127.0.0.1:PORT/ (jupyter-server-proxy is not installed)"
     assert lines[1].startswith("✗ jupyter-server-proxy is missing")
 
 
-def test_without_a_jupyter_server_the_proxy_is_not_tried(monkeypatch):
-    monkeypatch.setattr(_doctor, "_jupyter_server", lambda prefix: None)
-    lines = _lines(_doctor.check_proxy({}))
-    assert lines[0].startswith("✓ JUPYTERHUB_SERVICE_PREFIX is not set: running locally")
+def test_on_a_hub_pages_go_through_its_prefix(monkeypatch, no_jupyter):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    lines = _lines(_doctor.check_proxy())
+    assert lines[0] == "✓ pages open at /user/ada/proxy/PORT/ (JUPYTERHUB_SERVICE_PREFIX is /user/ada/)"
+
+
+def test_without_a_jupyter_server_the_proxy_is_not_tried(no_jupyter):
+    lines = _lines(_doctor.check_proxy())
+    assert lines[0].startswith("✓ pages open at http://127.0.0.1:PORT/ (no Jupyter server runs this kernel")
     assert lines[-1].startswith("· proxy not tried")
 
 
