@@ -70,7 +70,9 @@ class ServerProcess(BaseServer):
     @property
     def tracebacks(self) -> list[str]:
         """Every Python traceback in the output: a server that answers errors cleanly prints none."""
-        return re.findall(r"^Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*", self.output, re.M)
+        # Quart 0.23 handles requests in a TaskGroup: its tracebacks start "  + Exception Group".
+        pattern = r"^(?:  \+ Exception Group )?Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*"
+        return re.findall(pattern, self.output, re.M)
 
     def stop(self, grace: float = 5.0) -> int:
         """SIGTERM the server, wait up to ``grace`` seconds, then SIGKILL its whole group."""
