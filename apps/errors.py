@@ -7,6 +7,7 @@ bodies with ``await json_body()``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from quart import Quart, request
@@ -39,29 +40,47 @@ async def json_body(max_depth: int = MAX_DEPTH) -> Any:
 
     - 415 when the request does not say ``Content-Type: application/json`` (Quart's
       ``get_json()`` returns ``None`` instead, and Flask answers 415);
-    - 400 for bytes that are not UTF-8 (``get_json()`` raises ``UnicodeDecodeError``),
-      malformed JSON, or arrays and objects nested deeper than ``max_depth``
-      (30,000 ``[`` make ``json.loads`` raise ``RecursionError``).
+    - 400 for bytes that are not UTF-8 (``get_json()`` raises ``UnicodeDecodeError``, and
+      ``json.loads(bytes)`` would quietly accept UTF-16 and UTF-32), for malformed JSON
+      (``NaN`` and ``Infinity`` included: Python writes them, JSON has no such thing), and
+      for arrays and objects nested deeper than ``max_depth`` (30,000 ``[`` make
+      ``json.loads`` raise ``RecursionError``).
     """
     if not request.is_json:
         raise UnsupportedMediaType("send JSON with Content-Type: application/json")
-    data = await request.get_data()
-    if _depth(data) > max_depth:
+    data = await request.get_data()  # 413 past MAX_CONTENT_LENGTH, before we look at it
+    try:
+        text = data.decode("utf-8")  # RFC 8259: JSON between systems is UTF-8
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8") from None
+    if _depth(text) > max_depth:
         raise BadRequest(f"the JSON is nested deeper than {max_depth} levels")
     try:
-        return json.loads(data)  # bytes: json detects UTF-8 and raises ValueError on anything else
-    except ValueError as error:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as error:  # JSONDecodeError, and int() refusing 4,300+ digits
         raise BadRequest(f"the body is not valid JSON: {error}") from None
 
 
-_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
-def _depth(data: bytes) -> int:
-    """How deeply ``[`` and ``{`` nest in ``data`` (brackets inside strings count too: an
-    honest body stays far below the limit, and counting is cheap)."""
+# Escaped backslashes and quotes, then whole strings: what is left is the structure.
+_ESCAPES = re.compile(r"\\\\|\\\"")
+_STRINGS = re.compile(r'"[^"]*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest in ``text``; brackets inside strings do not count.
+
+    It runs before ``json.loads``, so nothing too deep reaches the parser. For a 1 MiB
+    body it costs about what ``json.loads`` itself does (tens of milliseconds): the
+    regular expressions drop everything but the brackets in C first.
+    """
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", _ESCAPES.sub("", text)))
     depth = deepest = 0
-    for byte in data.translate(None, _NOT_BRACKETS):  # in C: only the brackets remain
-        depth += 1 if byte in b"[{" else -1
+    for bracket in brackets:
+        depth += 1 if bracket in "[{" else -1
         deepest = max(deepest, depth)
     return deepest
