@@ -1,7 +1,8 @@
 """Errors as JSON for every app: ``{"error": "..."}`` with the right status, never an HTML page or a traceback.
 
 Met in chapter 01; every app of the course calls ``json_errors(app)`` and reads JSON
-bodies with ``await json_body()``.
+bodies with ``await json_body()``; ``limit_body(app)`` makes ``MAX_CONTENT_LENGTH`` hold
+for bodies sent without a Content-Length.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from typing import Any
 
 from quart import Quart, request
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 MAX_DEPTH = 32  # arrays and objects nested deeper than any honest client sends
 
@@ -33,6 +34,58 @@ def json_errors(app: Quart) -> None:
             raise error
         app.logger.exception("unexpected error")
         return {"error": "internal server error"}, 500
+
+
+def limit_body(app: Quart) -> None:
+    """Apply ``MAX_CONTENT_LENGTH`` while a request body arrives, not after all of it has.
+
+    Quart refuses a too-big Content-Length up front, but a body sent without one (chunked)
+    is measured as it is read: Quart 0.22 stopped it at the limit; 0.23 queues all of it
+    first (300 MiB sent: the server grew by 320 MiB and never answered). This ASGI
+    middleware counts the bytes as the server hands them over. Past the limit it answers
+    413 itself and tells Quart the client has gone, so the view stops, as it does when a
+    client hangs up, and never works on a cut-off body.
+    """
+    app.asgi_app = _BodyLimit(app.asgi_app, app.config)
+
+
+class _BodyLimit:
+    def __init__(self, app, config) -> None:
+        self.app, self.config = app, config
+
+    async def __call__(self, scope, receive, send) -> None:
+        limit = self.config["MAX_CONTENT_LENGTH"]
+        # With a Content-Length, Quart refuses a too-big one up front, and the server
+        # delivers no more than it says: only a body without one needs counting.
+        if (scope["type"] != "http" or limit is None
+                or any(name == b"content-length" for name, _ in scope["headers"])):
+            return await self.app(scope, receive, send)
+        received, responding, refused = 0, False, False
+
+        async def counting_receive():
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not responding:  # else the response is under way: all we can do is cut it
+                        body = json.dumps({"error": RequestEntityTooLarge.description}).encode()
+                        await send({"type": "http.response.start", "status": 413,
+                                    "headers": [(b"content-type", b"application/json"),
+                                                (b"content-length", str(len(body)).encode())]})
+                        await send({"type": "http.response.body", "body": body, "more_body": False})
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message) -> None:
+            nonlocal responding
+            if refused:
+                return  # the 413 went out instead
+            responding = True
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
 
 
 async def json_body(max_depth: int = MAX_DEPTH) -> Any:

@@ -16,7 +16,7 @@ from quart import Blueprint, Quart, abort, current_app, request
 from quart_cors import cors
 from quart_schema import QuartSchema, RequestSchemaValidationError, validate_request, validate_response
 
-from apps.errors import json_body, json_errors
+from apps.errors import json_body, json_errors, limit_body
 
 # The views live on a blueprint, so that create_app() can build a fresh app for each test
 # or notebook cell; an extension is set up per app (as Flask's init_app does).
@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Quart:
     """A new todo API with its own todos; ``config`` overrides the defaults."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config.update(config or {})
     app.extensions["todos"] = {}  # id -> Todo; in memory, so a restart forgets them

@@ -10,7 +10,7 @@ from itertools import count
 from quart import Quart
 from werkzeug.exceptions import HTTPException, NotFound
 
-from apps.errors import json_body, json_errors
+from apps.errors import json_body, json_errors, limit_body
 
 
 class Unprocessable(HTTPException):
@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Quart:
     """
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     # Quart refuses a bigger body with 413 before reading it (the default is 16 MiB).
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.config.update(config or {})

@@ -33,7 +33,7 @@ import httpx
 from quart import Blueprint, Quart, current_app, request
 from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
 
-from apps.errors import json_body, json_errors
+from apps.errors import json_body, json_errors, limit_body
 
 bp = Blueprint("uptime", __name__)
 MAX_URL_LENGTH = 2048
@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Quart:
     """A new uptime monitor; ``config`` overrides the defaults and the environment."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.update(
         DATABASE=":memory:",
         CHECK_INTERVAL=60.0,

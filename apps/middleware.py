@@ -29,7 +29,7 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Blueprint, Quart, abort, current_app, request, url_for, websocket
 from quart_cors import cors
 
-from apps.errors import json_errors
+from apps.errors import json_errors, limit_body
 
 # The one origin whose pages may call /api/* and open /ws from JavaScript.
 FRONTEND = "https://frontend.example"
@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Quart:
     """The app with its middleware; ``config`` overrides the defaults and the environment."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.update(
         # Trust no proxy headers unless told to: only a proxy you control sets them honestly.
         TRUSTED_PROXY_HOPS=0,

@@ -13,7 +13,7 @@ import secrets
 from quart import (Quart, abort, render_template, render_template_string, request, session,
                    stream_template)
 
-from apps.errors import json_body, json_errors
+from apps.errors import json_body, json_errors, limit_body
 
 THEMES = ("light", "dark")
 
@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Quart:
     """A new shop app with its own catalogue; ``config`` overrides the defaults."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.update(
         # Sessions are signed cookies: without a secret key Quart refuses to set one.
         # A random key is fine for one process; set SECRET_KEY when you run several.

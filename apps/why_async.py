@@ -19,7 +19,7 @@ from quart import Blueprint, Quart, request
 from quart.utils import run_sync
 from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
 
-from apps.errors import json_errors
+from apps.errors import json_errors, limit_body
 
 # The views live on blueprints, so that create_app() can build as many apps as it is asked
 # for (one per test, one per notebook cell) while the views stay importable by name.
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Quart:
     """The Quart service; ``config`` overrides the defaults."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.update(config or {})
     app.register_blueprint(bp)
     return app

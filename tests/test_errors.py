@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
-from quart import Quart, abort, request, websocket
+from quart import Quart, abort, request
 from quart.testing import WebsocketResponseError
 
-from apps.errors import MAX_DEPTH, json_body, json_errors
+from apps.errors import MAX_DEPTH, json_body, json_errors, limit_body
+from course import serve
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
 def app():
-    """A tiny app that uses both helpers, as every app of the course does."""
+    """A tiny app that uses the helpers, as the apps of the course do."""
     app = Quart(__name__)
     json_errors(app)
+    limit_body(app)
     app.config["MAX_CONTENT_LENGTH"] = 1024
+    app.bodies = []  # the sizes of the bodies the view read in full
 
     @app.get("/only-get")
     async def only_get():
@@ -35,6 +39,11 @@ def app():
     @app.post("/echo")
     async def echo():
         return {"got": await json_body()}
+
+    @app.post("/size")
+    async def size():
+        app.bodies.append(len(await request.get_data()))
+        return {"size": app.bodies[-1]}
 
     @app.post("/shallow")
     async def shallow():
@@ -150,3 +159,28 @@ async def test_max_depth_is_a_parameter(client):
     response = await client.post("/shallow", json=[[[1]]])
     assert response.status_code == 400
     assert "nested deeper than 2" in (await response.get_json())["error"]
+
+
+# --- limit_body -------------------------------------------------------------------------------
+
+
+def _chunks(total: int, size: int = 256):
+    """A body without Content-Length: httpx sends it chunked."""
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+@pytest.mark.parametrize("total, status", [(1024, 200), (1025, 413), (10 * 1024 * 1024, 413)])
+def test_limit_body_applies_max_content_length_while_a_chunked_body_arrives(app, served, total, status):
+    """Quart 0.23 queues a chunked body whole before it compares its size with MAX_CONTENT_LENGTH."""
+    response = httpx.post(served.url + "/size", content=_chunks(total), trust_env=False)
+    assert response.status_code == status
+    assert "error" in response.json() or response.json() == {"size": total}
+    assert app.bodies == ([total] if status == 200 else [])  # the view never saw a cut-off body
+
+
+async def test_limit_body_answers_413_in_the_test_client_too(client):
+    response = await client.post("/size", data=b"x" * 2048)
+    assert response.status_code == 413
+    assert "capacity" in (await response.get_json())["error"]
+    assert client.app.bodies == []

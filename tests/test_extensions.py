@@ -102,7 +102,6 @@ HOSTILE = {
     ("POST", "/todos", b'{"task": ""}', "application/json"): 422,
     ("POST", "/todos", NESTED, "application/json"): 400,
     ("POST", "/todos", b"\xff", "application/json"): 400,
-    ("POST", "/todos", b"x" * 70_000, "application/json"): 413,
     ("GET", "/todos/99999999999999999999", b"", None): 404,
     ("GET", "/docs", b"", None): 200,
 }

@@ -158,7 +158,6 @@ HOSTILE = {
     ("POST", "/items", NESTED, "application/json"): 400,
     ("POST", "/items", b"\xff", "application/json"): 400,
     ("POST", "/items", b'{"name": "x", "price": ' + b"9" * 4000 + b"}", "application/json"): 422,
-    ("POST", "/items", b"x" * 100_000, "application/json"): 413,
     ("GET", "/items/99999999999999999999", b"", None): 404,
     ("POST", "/cart/99999999999999999999", b"", None): 404,
     ("GET", "/report?rows=" + "9" * 5000, b"", None): 400,

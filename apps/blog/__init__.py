@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from quart import Quart
 
-from apps.errors import json_errors
+from apps.errors import json_errors, limit_body
 
 
 def create_app(config: dict | None = None) -> Quart:
     """Build a new, independent blog app; ``config`` overrides the defaults (tests, notebooks)."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}, from any blueprint: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.from_mapping(MAX_CONTENT_LENGTH=64 * 1024, SEED_POSTS=True)
     app.config.from_mapping(config or {})
 
