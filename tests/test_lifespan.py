@@ -350,13 +350,13 @@ async def test_the_number_of_sites_is_capped(target):
         client = test_app.test_client()
         for path in ("/", "/broken"):
             assert (await client.post("/sites", json={"url": target.url + path})).status_code == 202
-        full = await client.post("/sites", json={"url": target.url + "/slow"})
+        full = await client.post("/sites", json={"url": target.url + "/to-metadata"})
         assert full.status_code == 409
         assert "at most 2 sites" in (await full.get_json())["error"]
         again = await client.post("/sites", json={"url": target.url + "/"})
         assert again.status_code == 200  # one it already watches is still found
         await client.delete("/sites/1")
-        assert (await client.post("/sites", json={"url": target.url + "/slow"})).status_code == 202
+        assert (await client.post("/sites", json={"url": target.url + "/to-metadata"})).status_code == 202
 
 
 # --- real servers -----------------------------------------------------------------------------

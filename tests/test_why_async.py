@@ -82,7 +82,6 @@ def test_runs_under_real_servers(run_app):
                        "/io?delay=1e400": 422}
 
 
-@pytest.mark.slow
 async def test_bench_burst_counts_threads():
     """The benchmark of chapter 04 serves this module's apps: threaded Flask holds a thread per waiting request."""
     with bench.concurrency.server_process("Flask") as (port, pid):
