@@ -10,7 +10,6 @@ from quart import Quart, abort, request
 from quart.testing import WebsocketResponseError
 
 from apps.errors import MAX_DEPTH, json_body, json_errors, limit_body
-from course import serve
 
 JSON = {"Content-Type": "application/json"}
 
