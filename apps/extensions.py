@@ -9,23 +9,33 @@ Run it with ``hypercorn apps.extensions:app`` or ``uvicorn apps.extensions:app``
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from pydantic import BaseModel, Field
-from quart import Quart, abort, request
+from quart import Blueprint, Quart, abort, current_app, request
 from quart_cors import cors
 from quart_schema import QuartSchema, RequestSchemaValidationError, validate_request, validate_response
 
-from apps.errors import json_errors
+from apps.errors import json_body, json_errors, limit_body
 
-app = Quart(__name__)
-json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
-app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-QuartSchema(app, info={"title": "Todo API", "version": "1.0"})
-# Only this origin's pages may call the API from a browser (curl and servers are not affected).
-app = cors(app, allow_origin=["https://todo.example"], allow_methods=["GET", "POST"],
-           allow_headers=["Content-Type"], max_age=600)
+# The views live on a blueprint, so that create_app() can build a fresh app for each test
+# or notebook cell; an extension is set up per app (as Flask's init_app does).
+bp = Blueprint("todos", __name__)
+
+
+def create_app(config: dict | None = None) -> Quart:
+    """A new todo API with its own todos; ``config`` overrides the defaults."""
+    app = Quart(__name__)
+    json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config.update(config or {})
+    app.extensions["todos"] = {}  # id -> Todo; in memory, so a restart forgets them
+    QuartSchema(app, info={"title": "Todo API", "version": "1.0"})
+    app.register_blueprint(bp)
+    # Only this origin's pages may call the API from a browser (curl and servers are not affected).
+    return cors(app, allow_origin=["https://todo.example"], allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type"], max_age=600)
 
 
 class TodoIn(BaseModel):
@@ -41,53 +51,49 @@ class Todo(TodoIn):
     id: int
 
 
-todos: dict[int, Todo] = {}
+def _todos() -> dict[int, Todo]:
+    return current_app.extensions["todos"]
 
 
-@app.before_request
+@bp.before_request
 async def require_json_body():
     """415 for a body that is not JSON, 400 for broken JSON, before quart-schema sees it.
 
     quart-schema reads ``await request.get_json()``, which returns None for a non-JSON body
-    (a 422 that hides the real mistake) and raises UnicodeDecodeError, a 500, on bytes that
-    are not UTF-8. Checking here gives each mistake its own clear status.
+    (a 422 that hides the real mistake) and raises, a 500, on bytes that are not UTF-8 or
+    on deeply nested JSON. ``json_body()`` gives each mistake its own clear status first;
+    what passes it is safe for ``get_json()`` to parse again.
     """
-    if request.method != "POST":
-        return
-    if not request.is_json:
-        abort(415, "send JSON with Content-Type: application/json")
-    try:
-        json.loads((await request.get_data()).decode("utf-8"))
-    except ValueError as error:  # UnicodeDecodeError is a ValueError too
-        abort(400, f"the body is not valid JSON: {error}")
+    if request.method == "POST":
+        await json_body()
 
 
-@app.post("/todos")
+@bp.post("/todos")
 @validate_request(TodoIn)
 @validate_response(Todo, 201)
 async def create_todo(data: TodoIn) -> tuple[Todo, int]:
     """Create a todo; quart-schema hands the view a validated TodoIn."""
-    todo = Todo(id=max(todos, default=0) + 1, **data.model_dump())
-    todos[todo.id] = todo
+    todo = Todo(id=max(_todos(), default=0) + 1, **data.model_dump())
+    _todos()[todo.id] = todo
     return todo, 201
 
 
-@app.get("/todos")
+@bp.get("/todos")
 async def list_todos() -> list[dict]:
     """Every todo."""
-    return [todo.model_dump(mode="json") for todo in todos.values()]
+    return [todo.model_dump(mode="json") for todo in _todos().values()]
 
 
-@app.get("/todos/<int:todo_id>")
+@bp.get("/todos/<int:todo_id>")
 @validate_response(Todo)
 async def get_todo(todo_id: int) -> Todo:
     """One todo, or 404."""
-    if todo_id not in todos:
+    if todo_id not in _todos():
         abort(404, f"there is no todo {todo_id}")
-    return todos[todo_id]
+    return _todos()[todo_id]
 
 
-@app.errorhandler(RequestSchemaValidationError)
+@bp.errorhandler(RequestSchemaValidationError)
 async def invalid_body(error: RequestSchemaValidationError):
     """Well-formed JSON that breaks the model: 422 with pydantic's list of problems."""
     problems = getattr(error.validation_error, "errors", None)
@@ -96,5 +102,4 @@ async def invalid_body(error: RequestSchemaValidationError):
     return {"error": "the body does not match the schema", "detail": detail}, 422
 
 
-
-
+app = create_app()  # what ``hypercorn apps.extensions:app`` and ``uvicorn apps.extensions:app`` serve

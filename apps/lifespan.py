@@ -5,8 +5,15 @@ right after a site is added (a background task, after the response) and then
 every ``CHECK_INTERVAL`` seconds (a periodic job started in ``while_serving``).
 
 Run it from the repo root with ``hypercorn apps.lifespan:app`` or
-``uvicorn apps.lifespan:app``. Settings come from the environment:
-``QUART_DATABASE`` (default ``:memory:``), ``QUART_CHECK_INTERVAL`` (seconds).
+``uvicorn apps.lifespan:app``. Settings come from ``create_app(config)`` or the
+environment: ``QUART_DATABASE`` (default ``:memory:``), ``QUART_CHECK_INTERVAL``
+(seconds), ``QUART_MONITOR_ALLOWED_NETWORKS='["127.0.0.0/8"]'`` (see below).
+
+A service that fetches URLs its users give it can be turned against the network it
+runs in (server-side request forgery): "is 10.0.0.5:6379 up?" scans ports behind your
+firewall, and http://169.254.169.254/ is where clouds hand out credentials. So it only
+checks public addresses, unless ``MONITOR_ALLOWED_NETWORKS`` lists others, and checks
+the address again each time it connects (a name can point elsewhere by then).
 
 Why a factory (``create_app``) and a blueprint? Quart 0.22 calls a
 ``while_serving`` function when it is registered, so one app object can be
@@ -17,26 +24,41 @@ be started again: one per test, one per notebook cell.
 from __future__ import annotations
 
 import asyncio
-import json
+import ipaddress
+import socket
 import time
 
 import aiosqlite
 import httpx
 from quart import Blueprint, Quart, current_app, request
-from werkzeug.exceptions import BadRequest, NotFound, UnprocessableEntity, UnsupportedMediaType
+from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
 
-from apps.errors import json_errors
+from apps.errors import json_body, json_errors, limit_body
 
 bp = Blueprint("uptime", __name__)
+MAX_URL_LENGTH = 2048
+# SQLite stores an integer in 8 bytes: a bigger id cannot exist, and binding one raises
+# OverflowError (a 500). ``max=`` makes the converter answer 404 before the view runs.
+SITE_ID = "<int(max=9223372036854775807):site_id>"
 
 
 def create_app(config: dict | None = None) -> Quart:
     """A new uptime monitor; ``config`` overrides the defaults and the environment."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
-    app.config.update(DATABASE=":memory:", CHECK_INTERVAL=60.0, MAX_CONTENT_LENGTH=64 * 1024)
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
+    app.config.update(
+        DATABASE=":memory:",
+        CHECK_INTERVAL=60.0,
+        CHECK_TIMEOUT=10.0,  # seconds for one whole check: DNS, connect, response headers
+        MAX_SITES=100,  # every site costs a request per interval: a cap keeps that bounded
+        MONITOR_ALLOWED_NETWORKS=[],  # e.g. ["127.0.0.0/8"]: non-public networks it may check
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
     app.config.from_prefixed_env()  # QUART_DATABASE=sites.db, QUART_CHECK_INTERVAL=5, ...
     app.config.update(config or {})
+    for network in app.config["MONITOR_ALLOWED_NETWORKS"]:
+        ipaddress.ip_network(network)  # a typo in the setting fails now, not at the first check
     app.events = []  # the order the lifespan hooks ran in, for GET /lifespan and the notebook
     app.register_blueprint(bp)
     return app
@@ -60,8 +82,10 @@ async def open_resources():
         " status INTEGER, checked_at REAL, checks INTEGER NOT NULL DEFAULT 0)"
     )
     await db.commit()
-    # One client for the whole app: it keeps connections alive between checks.
-    current_app.extensions["http"] = httpx.AsyncClient(timeout=5, follow_redirects=True)
+    # One client for the whole app: it keeps connections alive between checks. It never
+    # follows a redirect (that could lead to an address nobody checked) and ignores proxy
+    # settings in the environment (the check must connect to the address it checked).
+    current_app.extensions["http"] = httpx.AsyncClient(timeout=5, follow_redirects=False, trust_env=False)
 
 
 @bp.while_app_serving
@@ -94,22 +118,29 @@ async def _check_forever(interval: float) -> None:
         await asyncio.sleep(interval)
         async with db.execute("SELECT id FROM sites") as cursor:
             ids = [row["id"] async for row in cursor]
-        # One slow site must not hold up the others: check them concurrently.
-        # check_site never raises for a bad site, so one cannot end the job for all.
+        # One slow site must not hold up the others: check them concurrently (at most
+        # MAX_SITES, each within CHECK_TIMEOUT). check_site never raises for a bad site,
+        # so one cannot end the job for all.
         await asyncio.gather(*(check_site(site_id) for site_id in ids))
 
 
 async def check_site(site_id: int) -> None:
-    """Fetch one site and store its status (0 when it could not be reached)."""
+    """Fetch one site and store its status (0 when it could not be reached or was refused)."""
     db = current_app.extensions["db"]
     async with db.execute("SELECT url FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         return
     try:
-        status = (await current_app.extensions["http"].get(row["url"])).status_code
-    except httpx.HTTPError:
-        status = 0  # refused, timed out, bad certificate, ...: the site is down
+        async with asyncio.timeout(current_app.config["CHECK_TIMEOUT"]):  # a deadline, not just idle timeouts
+            status = await _fetch_status(httpx.URL(row["url"]))
+    except (httpx.HTTPError, OSError, TimeoutError):
+        status = 0  # refused, timed out, bad certificate, no such host, ...: the site is down
+    except NotPublic as refused:
+        # Recorded exactly like an unreachable site, and without connecting: a refused
+        # address must not tell whether a port there is open.
+        current_app.logger.warning("site %s not checked: %s", site_id, refused)
+        status = 0
     except Exception:
         # Anything else (a URL httpx cannot use, a bug) is logged, and the site counts as
         # down: an exception here would otherwise end the periodic job for every site.
@@ -120,6 +151,64 @@ async def check_site(site_id: int) -> None:
         (status, time.time(), site_id),
     )
     await db.commit()
+
+
+async def _fetch_status(url: httpx.URL) -> int:
+    """GET ``url`` from the address just checked; return the status without reading the body."""
+    address = await checked_address(url)
+    host = url.raw_host.decode("ascii")  # the name, as DNS and certificates know it
+    # Connect to the address that passed the check, not to whatever the name resolves to a
+    # moment later (DNS rebinding); the server still sees its name (Host, and SNI for TLS,
+    # against which the certificate is verified).
+    pinned = url.copy_with(host=str(address))
+    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    async with current_app.extensions["http"].stream(
+            "GET", pinned, headers={"Host": url.netloc.decode("ascii")}, extensions=extensions) as response:
+        return response.status_code  # the body could be endless: it is never read
+
+
+# --- which addresses may be checked -----------------------------------------------------------
+
+
+class NotPublic(Exception):
+    """The URL's host is (or resolves to) an address the monitor must not connect to."""
+
+
+async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address ``host`` resolves to (an IP address resolves to itself)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+async def checked_address(url: httpx.URL) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address to connect to for ``url``; ``NotPublic`` unless every address it has is allowed.
+
+    Every address counts, not just the one used: a name that resolves to a public and a
+    private address at once is refused, whichever the client would have picked.
+    """
+    port = url.port or (443 if url.scheme == "https" else 80)
+    addresses = await resolve(url.raw_host.decode("ascii"), port)
+    allowed = [ipaddress.ip_network(n) for n in current_app.config["MONITOR_ALLOWED_NETWORKS"]]
+    for address in addresses:
+        if not (_public(address) or any(address in network for network in allowed)):
+            raise NotPublic(f"{url.host} resolves to {address}, which is not a public address")
+    return addresses[0]
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for an address on the public internet; False for loopback, private, link-local
+    (cloud metadata at 169.254.169.254), shared, unspecified, reserved and multicast ones."""
+    if address.version == 6:
+        # IPv6 forms that carry an IPv4 address (::ffff:127.0.0.1, 64:ff9b::7f00:1, 6to4, Teredo)
+        # are as public as the IPv4 address inside them.
+        inside = (address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+                  or (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None))
+        if inside is not None and not _public(inside):
+            return False
+    return address.is_global and not address.is_multicast
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -144,10 +233,19 @@ async def list_sites():
         return [dict(row) async for row in cursor]
 
 
-@bp.get("/sites/<int:site_id>")
-async def get_site(site_id: int):
-    """One site, or 404."""
-    async with current_app.extensions["db"].execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
+# One rule for both methods: with two, werkzeug answers DELETE /sites/<too big> with a
+# 405 "Allow: GET" (it sees the GET rule's method before it runs the converter).
+@bp.route(f"/sites/{SITE_ID}", methods=["GET", "DELETE"])
+async def site(site_id: int):
+    """GET one site, DELETE it to stop watching it (204); 404 if there is no such site."""
+    db = current_app.extensions["db"]
+    if request.method == "DELETE":
+        cursor = await db.execute("DELETE FROM sites WHERE id = ?", (site_id,))
+        await db.commit()
+        if cursor.rowcount == 0:
+            raise NotFound(f"there is no site {site_id}")
+        return "", 204
+    async with db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         raise NotFound(f"there is no site {site_id}")
@@ -157,38 +255,50 @@ async def get_site(site_id: int):
 @bp.post("/sites")
 async def add_site():
     """Add {"url": "http(s)://..."}: answer 202 at once, check the site after the response."""
-    if not request.is_json:
-        raise UnsupportedMediaType("send JSON with Content-Type: application/json")
-    try:
-        # json.loads on bytes: a body that is not UTF-8 is a 400 here, not a 500.
-        data = json.loads(await request.get_data())
-    except ValueError as error:
-        raise BadRequest(f"the body is not valid JSON: {error}") from None
+    data = await json_body()  # 415 if it is not JSON; 400 if malformed, not UTF-8 or too deep
     url = _checkable_url(data.get("url") if isinstance(data, dict) else None)
+    try:
+        async with asyncio.timeout(current_app.config["CHECK_TIMEOUT"]):
+            await checked_address(url)  # nothing is fetched: the answer is the same for any port
+    except NotPublic:
+        raise UnprocessableEntity("the monitor checks public addresses only (MONITOR_ALLOWED_NETWORKS "
+                                  "lists the exceptions)") from None
+    except (OSError, TimeoutError):
+        pass  # no such host, for now: accepted, and each check looks again
     db = current_app.extensions["db"]
-    cursor = await db.execute("INSERT OR IGNORE INTO sites (url) VALUES (?)", (url,))
+    # One statement, so that two requests at once cannot both take the last free place.
+    cursor = await db.execute(
+        "INSERT OR IGNORE INTO sites (url) SELECT ? WHERE (SELECT COUNT(*) FROM sites) < ?",
+        (str(url), current_app.config["MAX_SITES"]))
     await db.commit()
-    if cursor.rowcount == 0:
-        async with db.execute("SELECT * FROM sites WHERE url = ?", (url,)) as existing:
-            return dict(await existing.fetchone()), 200
+    if cursor.rowcount == 0:  # already watched, or full
+        async with db.execute("SELECT * FROM sites WHERE url = ?", (str(url),)) as existing:
+            row = await existing.fetchone()
+        if row is None:
+            raise Conflict(f"the monitor watches at most {current_app.config['MAX_SITES']} sites: "
+                           "remove one first (DELETE /sites/<id>)")
+        return dict(row), 200
     site_id = cursor.lastrowid
     # Runs after the response has been sent; Quart awaits it at shutdown if still running.
     current_app.add_background_task(check_site, site_id)
-    return {"id": site_id, "url": url, "status": None, "checked_at": None, "checks": 0}, 202
+    return {"id": site_id, "url": str(url), "status": None, "checked_at": None, "checks": 0}, 202
 
 
-def _checkable_url(url) -> str:
-    """``url`` if the HTTP client can fetch it, else a 422."""
+def _checkable_url(text) -> httpx.URL:
+    """``text`` as a URL the HTTP client can fetch, without ``user:password@``; else a 422."""
     # Parse it with httpx, the client that will fetch it: a URL it refuses (a control
     # character, a bad port) is refused here, not in every check for ever after.
     try:
-        parsed = httpx.URL(url) if isinstance(url, str) else None
+        url = httpx.URL(text) if isinstance(text, str) and len(text) <= MAX_URL_LENGTH else None
     except httpx.InvalidURL:
-        parsed = None
-    if (parsed is None or parsed.scheme not in ("http", "https") or not parsed.host
-            or not 0 < (parsed.port or 80) < 65536):
-        raise UnprocessableEntity('the body must be a JSON object with "url": "http://..." or "https://..."')
-    return url
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise UnprocessableEntity('the body must be a JSON object with "url": "http://..." or '
+                                  f'"https://..." of at most {MAX_URL_LENGTH} characters')
+    if url.port is not None and not 0 < url.port < 65536:  # port 0 is "any port" to some stacks
+        raise UnprocessableEntity("the URL's port must be between 1 and 65535")
+    # Credentials in a stored URL would be shown to anyone who lists the sites: drop them.
+    return url.copy_with(userinfo=b"")
 
 
 app = create_app()  # what ``hypercorn apps.lifespan:app`` and ``uvicorn apps.lifespan:app`` serve

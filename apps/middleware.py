@@ -2,7 +2,7 @@
 
 Middleware is wrapped around ``app.asgi_app``; the last one wrapped runs first:
 
-    ScopeLog -> RequestId -> ProxyHeaders -> ForwardedPrefix -> Quart
+    ScopeLog -> RequestId -> ProxyHeaders -> ForwardedPrefix -> CompleteFrames -> Quart
 
 Run it from the repo root with ``hypercorn apps.middleware:app`` or
 ``uvicorn apps.middleware:app``; add ``--root-path /prefix`` to serve it under a prefix.
@@ -10,6 +10,11 @@ Run that way, with no proxy in front, it ignores every ``X-Forwarded-*`` header:
 client could send them. Behind proxies you run, say so in the environment:
 ``QUART_TRUSTED_PROXY_HOPS=1`` (how many proxies) and ``QUART_FORWARDED_PREFIX=true``
 (the proxy strips a prefix and reports it in ``X-Forwarded-Prefix``).
+
+``/ws`` refuses messages over ``WS_MAX_MESSAGE`` characters (close code 1009) and browser
+pages from origins not in ``WS_ALLOWED_ORIGINS``. The app sees a message only after the
+server has received all of it, so give the server a limit too: ``uvicorn --ws-max-size
+65536``, or ``websocket_max_message_size = 65536`` in a Hypercorn config file.
 """
 
 from __future__ import annotations
@@ -21,19 +26,48 @@ import uuid
 from collections import deque
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, request, url_for, websocket
-from quart_cors import route_cors
+from quart import Blueprint, Quart, abort, current_app, request, url_for, websocket
+from quart_cors import cors
 
-from apps.errors import json_errors
+from apps.errors import json_errors, limit_body
 
-app = Quart(__name__)
-json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
-# Trust no proxy headers unless told to: only a proxy you control sets them honestly.
-app.config.update(TRUSTED_PROXY_HOPS=0, FORWARDED_PREFIX=False)
-app.config.from_prefixed_env()  # QUART_TRUSTED_PROXY_HOPS=1, QUART_FORWARDED_PREFIX=true
-
-# The one origin whose pages may call /api/* from JavaScript (see route_cors below).
+# The one origin whose pages may call /api/* and open /ws from JavaScript.
 FRONTEND = "https://frontend.example"
+
+bp = Blueprint("middleware", __name__)
+# quart-cors on the /api blueprint only: cors(app) would also refuse every websocket
+# without an Origin. (Not route_cors: on Quart 0.23 its answer to a preflight is a 500,
+# it calls make_default_options_response() without the ctx argument 0.23 added.)
+api = cors(Blueprint("api", __name__, url_prefix="/api"), allow_origin=FRONTEND,
+           # allow_methods: quart-cors would otherwise allow every method in a preflight,
+           # though the routes only answer GET; expose_headers: the ones JavaScript may read.
+           allow_methods=["GET"], expose_headers=["X-Request-Id", "Server-Timing"])
+
+
+def create_app(config: dict | None = None) -> Quart:
+    """The app with its middleware; ``config`` overrides the defaults and the environment."""
+    app = Quart(__name__)
+    json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
+    app.config.update(
+        # Trust no proxy headers unless told to: only a proxy you control sets them honestly.
+        TRUSTED_PROXY_HOPS=0,
+        FORWARDED_PREFIX=False,
+        WS_ALLOWED_ORIGINS=[FRONTEND],
+        WS_MAX_MESSAGE=4096,
+    )
+    app.config.from_prefixed_env()  # QUART_TRUSTED_PROXY_HOPS=1, QUART_FORWARDED_PREFIX=true
+    app.config.update(config or {})
+    app.register_blueprint(bp)
+    app.register_blueprint(api)
+    # The last one wrapped runs first (the chain at the top); the config is read per request.
+    app.asgi_app = CompleteFrames(app.asgi_app)
+    app.asgi_app = ForwardedPrefix(app.asgi_app, app.config)
+    app.asgi_app = ProxyHeaders(app.asgi_app, app.config)
+    app.asgi_app = RequestId(app.asgi_app)
+    app.asgi_app = app.extensions["scope_log"] = ScopeLog(app.asgi_app)
+    return app
+
 
 # A request id is copied into logs and other services' requests, so keep it short and plain.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -45,13 +79,14 @@ async def send_json_error(scope, send, status: int, message: str) -> None:
     """Answer an HTTP request or refuse a websocket handshake, without calling the app."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    # "more_body": False is ASGI's default, but Quart 0.23's test client needs it spelt out.
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
     elif "websocket.http.response" in scope.get("extensions", {}):
         # Hypercorn (and Quart's test client) can answer a refused handshake with a real response.
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
     else:
         await send({"type": "websocket.close", "code": 1008})  # the server answers 403
 
@@ -162,20 +197,38 @@ class ScopeLog:
         await self.app(scope, receive, send)
 
 
-app.asgi_app = ForwardedPrefix(app.asgi_app, app.config)
-app.asgi_app = ProxyHeaders(app.asgi_app, app.config)
-app.asgi_app = RequestId(app.asgi_app)
-scope_log = ScopeLog(app.asgi_app)
-app.asgi_app = scope_log
+class CompleteFrames:
+    """Give every ``websocket.receive`` message both keys, ``text`` and ``bytes``.
+
+    ASGI lets a server leave out the one it does not use, but Quart reads
+    ``message.get("bytes") or message["text"]``: an empty binary frame from uvicorn
+    (no "text") raised KeyError inside Quart, not in any view. With both keys the view
+    receives None for it, as it does under Hypercorn, and can refuse it.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+
+        async def complete_receive():
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                message = {"bytes": None, "text": None, **message}
+            return message
+
+        await self.app(scope, complete_receive, send)
 
 
-@app.get("/")
+@bp.get("/")
 async def index():
     """Show the request id the middleware gave this request."""
-    return {"request_id": request.headers["X-Request-Id"], "whoami": url_for("whoami")}
+    return {"request_id": request.headers["X-Request-Id"], "whoami": url_for(".whoami")}
 
 
-@app.get("/whoami")
+@bp.get("/whoami")
 async def whoami():
     """What the app believes about the request (after the proxy headers, if they are trusted)."""
     return {
@@ -184,34 +237,42 @@ async def whoami():
         "host": request.host,
         "root_path": request.root_path,
         "path": request.path,
-        "url_for": url_for("whoami"),
-        "external_url": url_for("whoami", _external=True),
+        "url_for": url_for(".whoami"),
+        "external_url": url_for(".whoami", _external=True),
     }
 
 
-@app.get("/scopes")
+@bp.get("/scopes")
 async def scopes():
     """The scopes the outermost middleware has seen, newest last."""
-    return {"seen": list(scope_log.seen)}
+    return {"seen": list(current_app.extensions["scope_log"].seen)}
 
 
-@app.get("/api/time")
-# allow_methods: quart-cors would otherwise allow every method in a preflight, though the
-# route only answers GET; expose_headers: the ones the page's JavaScript may read.
-@route_cors(allow_origin=FRONTEND, allow_methods=["GET"],
-            expose_headers=["X-Request-Id", "Server-Timing"])
+@api.get("/time")
 async def api_time():
     """A tiny API that pages on FRONTEND may call: quart-cors adds Access-Control-* headers."""
-    # Only on this route: cors(app) would also refuse every websocket whose Origin is
-    # not FRONTEND (browsers do not apply CORS to websockets, so quart-cors checks it).
     return {"time": time.time()}
 
 
-@app.websocket("/ws")
+@bp.websocket("/ws")
 async def echo():
-    """Greet with the request id, then echo every message."""
+    """Greet with the request id, then echo every text message up to ``WS_MAX_MESSAGE`` characters."""
+    # Browsers send Origin with every websocket handshake but apply no CORS to websockets:
+    # without this check, any page on any site could open /ws as its visitor. Compare with
+    # a list, never with Host: a DNS-rebinding page is served under a matching Host. A
+    # client without Origin is no browser (curl, a script), and could claim any origin.
+    origin = websocket.headers.get("Origin")
+    if origin is not None and origin not in current_app.config["WS_ALLOWED_ORIGINS"]:
+        abort(403, f"origin {origin!r} may not open this websocket")  # before accept: a 403
     await websocket.send(json.dumps({"request_id": websocket.headers["X-Request-Id"]}))
     while True:
-        await websocket.send(f"You said: {await websocket.receive()}")
+        message = await websocket.receive()
+        if not isinstance(message, str):  # bytes, or None for an empty binary frame
+            return await websocket.close(1003, "send text frames")  # 1003: unsupported data
+        if len(message) > current_app.config["WS_MAX_MESSAGE"]:
+            return await websocket.close(1009, "message too big")  # 1009: too big to process
+        await websocket.send(f"You said: {message}")
 
 
+app = create_app()  # what ``hypercorn apps.middleware:app`` and ``uvicorn apps.middleware:app`` serve
+scope_log = app.extensions["scope_log"]  # the module-level app's, as chapter 12 shows it

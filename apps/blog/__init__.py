@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from quart import Quart
 
-from apps.errors import json_errors
+from apps.errors import json_errors, limit_body
 
 
-def create_app(test_config: dict | None = None) -> Quart:
-    """Build a new, independent blog app; tests pass ``test_config`` to override settings."""
+def create_app(config: dict | None = None) -> Quart:
+    """Build a new, independent blog app; ``config`` overrides the defaults (tests, notebooks)."""
     app = Quart(__name__)
     json_errors(app)  # every error as JSON {"error": ...}, from any blueprint: see apps/errors.py
+    limit_body(app)  # MAX_CONTENT_LENGTH also for bodies sent without Content-Length
     app.config.from_mapping(MAX_CONTENT_LENGTH=64 * 1024, SEED_POSTS=True)
-    if test_config:
-        app.config.from_mapping(test_config)
+    app.config.from_mapping(config or {})
 
     # Imported here, not at the top: each call of create_app registers the same blueprint
     # objects on a new app, which is allowed. A blueprint is a recipe, not an app.
@@ -30,9 +30,6 @@ def create_app(test_config: dict | None = None) -> Quart:
     app.register_blueprint(store.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
-
-
-
     return app
 
 

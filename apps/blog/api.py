@@ -5,9 +5,9 @@ Nesting lets v2 live next to v1 later, each with its own hooks, under one /api p
 
 from __future__ import annotations
 
-import json
+from quart import Blueprint, abort
 
-from quart import Blueprint, abort, request
+from apps.errors import json_body
 
 from .store import posts
 
@@ -39,12 +39,7 @@ async def get_post(post_id: int):
 @v1.post("/posts")
 async def create_post():
     """Create a post from JSON {"title": "...", "body": "..."}."""
-    if not request.is_json:
-        abort(415, "send the post as JSON with Content-Type: application/json")
-    try:
-        data = json.loads(await request.get_data())
-    except ValueError as error:
-        abort(400, f"the body is not valid JSON: {error}")
+    data = await json_body()  # 415 if it is not JSON; 400 if malformed, not UTF-8 or too deep
     fields = {name: data.get(name) if isinstance(data, dict) else None for name in ("title", "body")}
     if not all(isinstance(value, str) and value.strip() for value in fields.values()):
         abort(422, 'a post needs a non-empty string "title" and "body"')
