@@ -10,8 +10,7 @@ import nbformat
 import pytest
 
 import course.exercises
-from course import Exercise, ____
-from course._exercise import Incorrect, NotAttempted
+from course.exercises import Exercise, Incorrect, NotAttempted, ____
 from conftest import notebook_paths
 
 
