@@ -221,7 +221,7 @@ async def add_report():
         raise UnprocessableEntity('"message" must be a string of 1 to 2000 characters')
     if not isinstance(page, str) or len(page) > 2000:
         raise UnprocessableEntity('"page" must be a string of at most 2000 characters')
-    if level not in LEVELS:
+    if not isinstance(level, str) or level not in LEVELS:
         raise UnprocessableEntity(f'"level" must be one of {sorted(LEVELS)}')
     report = {"id": next(current_app.extensions["report_ids"]), "level": level, "message": message,
               "page": page, "request_id": request.headers["X-Request-Id"], "time": time.time()}
