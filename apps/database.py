@@ -116,9 +116,9 @@ class Database:
         """The app's engine, while it is served."""
         return _opened(app or current_app)[0]
 
-    def new_session(self) -> AsyncSession:
+    def new_session(self, app: Quart | None = None) -> AsyncSession:
         """A session of your own: ``async with db.new_session() as session: ...``."""
-        return _opened(current_app)[1]()
+        return _opened(app or current_app)[1]()
 
     def session(self) -> AsyncSession:
         """The current request's session (websocket's, CLI command's): made on first use, closed at its end."""

@@ -41,8 +41,8 @@ def rotate_csrf_token() -> None:
 
 async def check_csrf() -> None:
     """``before_request``: refuse any state-changing request without the right token (400)."""
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return  # read-only, or no such route: the 404 or 405 says more than a CSRF error
     sent = (await request.form).get("csrf_token") or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf_token", "")
     # compare_digest takes as long for a near miss as for a wild guess.
