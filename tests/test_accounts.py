@@ -469,3 +469,35 @@ def test_runs_under_real_servers_with_protected_websockets(run_app, tmp_path):
     joined, refused_status = asyncio.run(chat())
     assert joined == {"type": "join", "room": "lobby", "name": "ada"}
     assert refused_status == 401
+
+
+@pytest.mark.browser
+# quart-auth warns that Secure cookies set over plain HTTP are ignored; on 127.0.0.1 they are not.
+@pytest.mark.filterwarnings("ignore:Secure cookies will be ignored on insecure requests")
+def test_a_browser_signs_up_and_chats_behind_the_sign_in(browser, tmp_path):
+    """Chromium over plain HTTP on 127.0.0.1: it keeps the Secure cookies (loopback counts as secure)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from course import serve
+
+    browser.delete_all_cookies()
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.sqlite'}", "DATABASE_CREATE_ALL": True,
+                      "SECRET_KEY": SECRET, "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+    wait = WebDriverWait(browser, 10)
+    with serve(app, name="accounts in chromium") as server:
+        browser.get(server.url + "/chat")  # signed out: sent to the sign-in page first
+        wait.until(lambda b: "/login?next=" in b.current_url)
+        browser.get(server.url + "/signup")
+        browser.find_element(By.ID, "username").send_keys("ada")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Hello, ada")
+        assert {c["name"]: c["secure"] for c in browser.get_cookies()} == {"QUART_AUTH": True, "session": True}
+        browser.get(server.url + "/chat")
+        wait.until(lambda b: b.find_element(By.ID, "status").text == "connected")
+        assert browser.find_element(By.ID, "name").text == "ada"
+        browser.find_element(By.ID, "message").send_keys("hello from a signed-in browser")
+        browser.find_element(By.ID, "send").click()
+        wait.until(lambda b: "ada: hello from a signed-in browser" in b.find_element(By.ID, "messages").text)
+        browser.delete_all_cookies()
