@@ -21,7 +21,7 @@ Met in chapter 14; the bookshelf (chapter 14), the accounts (chapter 15) and the
         ...
 
 - The engine is created in ``before_serving``, on the loop that serves the app (its
-  connections belong to that loop, chapter 11), and disposed of in ``after_serving``.
+  connections belong to that loop, chapter 13), and disposed of in ``after_serving``.
 - ``db.session()`` is the request's session, made on first use and closed when the request
   ends; nothing is written until you ``await session.commit()``.
 - ``db.new_session()`` is a session of your own (``async with db.new_session() as s``) for
