@@ -39,7 +39,6 @@ from typing import Iterator
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 INSTALL_HINT = "PostgreSQL not found: apt-get install postgresql (or set PG_BIN to its bin folder)"
 
 
@@ -136,13 +135,10 @@ def postgres_or_skip() -> Iterator[Postgres | External]:
         yield External(url.replace("postgresql+asyncpg://", "postgresql://"))
         return
     if _shared["server"] is None:
-        bindir = find_bin()
-        if bindir is None or (os.geteuid() == 0 and not _has_postgres_user()):
-            message = INSTALL_HINT if bindir is None else "running as root, but there is no 'postgres' user to run PostgreSQL as"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-        server = Postgres(bindir)
+        problem = unavailable()
+        if problem:
+            skip_or_fail(problem)
+        server = Postgres(find_bin())
         try:
             server.start()
         except BaseException:
@@ -157,6 +153,22 @@ def postgres_or_skip() -> Iterator[Postgres | External]:
         if _shared["users"] == 0:
             _shared["server"].stop()
             _shared["server"] = None
+
+
+def unavailable() -> str | None:
+    """Why no PostgreSQL can be started here, or None if one can."""
+    if find_bin() is None:
+        return INSTALL_HINT
+    if os.geteuid() == 0 and not _has_postgres_user():
+        return "running as root, but there is no 'postgres' user to run PostgreSQL as (and no runuser)"
+    return None
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip the test with ``message``; in CI (``CI=true``), where PostgreSQL is required, fail it."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def _has_postgres_user() -> bool:

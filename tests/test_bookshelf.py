@@ -21,6 +21,7 @@ from sqlalchemy import inspect, text
 
 from apps.bookshelf import create_app, db
 from apps.database import MAX_ID, async_url, make_engine
+import postgres as postgres_helper
 from postgres import postgres_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,3 +287,14 @@ def test_sqlite_enforces_foreign_keys(tmp_path):
 
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):
         asyncio.run(insert_orphan())
+
+
+def test_without_postgresql_the_tests_skip_except_in_ci(monkeypatch):
+    monkeypatch.setattr(postgres_helper, "find_bin", lambda: None)
+    assert postgres_helper.unavailable() == postgres_helper.INSTALL_HINT
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postgresql"):
+        postgres_helper.skip_or_fail(postgres_helper.unavailable())
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install postgresql"):
+        postgres_helper.skip_or_fail(postgres_helper.unavailable())
