@@ -230,7 +230,8 @@ def test_database_urls_get_their_async_driver(url, expected):
     assert async_url(url) == expected
 
 
-def test_the_default_database_is_a_sqlite_file_in_the_instance_folder():
+def test_the_default_database_is_a_sqlite_file_in_the_instance_folder(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     app = create_app()
     assert app.config["DATABASE_URL"] == f"sqlite:///{Path(app.instance_path) / 'bookshelf.sqlite'}"
 
