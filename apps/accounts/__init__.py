@@ -72,7 +72,9 @@ def init_accounts(app: Quart, *, protect_websockets: bool = True) -> None:
     """Give ``app`` the accounts: database, quart-auth, password hashing, CSRF, rate limits, pages.
 
     With ``protect_websockets`` every websocket of the app needs a signed-in user and an
-    allowed Origin, checked before it is accepted.
+    allowed Origin, checked before it is accepted. Call ``json_errors(app)`` before this, not
+    after: the accounts' error handler (pages for browsers, JSON for scripts) must be the last
+    one registered for HTTP errors.
     """
     for key, value in vars(Defaults).items():
         if key.isupper():
