@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ._jupyter import _jupyter_server, page_route
+from ._display import _jupyter_server, page_route
 from ._setup import CERTS, MEDIA, SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent

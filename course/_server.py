@@ -19,6 +19,8 @@ from quart.signals import got_serving_exception
 
 from ._base import BaseServer, ServerError, bind, replace
 from ._gate import Gate
+from ._setup import server_files
+from ._wsgi import serve_wsgi
 
 
 class Server(BaseServer):
@@ -81,7 +83,7 @@ class Server(BaseServer):
             await hypercorn_serve(self._gate, self._config, shutdown_trigger=self._stopping.wait)
 
         try:  # the runner cancels what is left, closes async generators and the loop
-            with asyncio.Runner() as runner:
+            with asyncio.Runner(loop_factory=lambda: _Loop(self._config.graceful_timeout)) as runner:
                 self._loop = runner.get_loop()
                 runner.run(main())
         except asyncio.CancelledError:
@@ -95,38 +97,45 @@ class Server(BaseServer):
             self._sock.close()
             got_serving_exception.disconnect(self._on_serving_exception, sender=self.app)
 
-    def _begin_stop(self) -> None:
-        """On the server's loop: end open connections, then let Hypercorn shut down."""
+    def _begin_stop(self) -> None:  # on the server's loop: end open connections, then Hypercorn
         self._gate.close_all()
         self._stopping.set()
         # Backstop: an app that ignores disconnects cannot keep the thread alive.
         self._loop.call_later(self._config.graceful_timeout + 1, self._main.cancel)
 
 
+class _Loop(asyncio.SelectorEventLoop):
+    """A loop whose TLS connections wait at most ``grace`` seconds for the client's goodbye when
+    they close (asyncio's default is 30 s): an idle browser tab must not hold up ``stop()``."""
+
+    def __init__(self, grace: float) -> None:
+        super().__init__()
+        self.grace = grace
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl"):
+            kwargs.setdefault("ssl_shutdown_timeout", self.grace)
+        return await super().create_server(*args, **kwargs)
+
+    def call_exception_handler(self, context: dict) -> None:
+        if str(context.get("exception")) != "SSL shutdown timed out":  # that client never said goodbye
+            super().call_exception_handler(context)
+
+
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
           tls: bool = False, certfile: str | None = None, keyfile: str | None = None,
           access_log: bool = False, startup_timeout: float = 30, **options: Any) -> BaseServer:
-    """Serve ``app`` in a background thread and return once it is ready: ``serve(app).url``.
+    """Serve ``app`` (Quart or any ASGI app; Flask runs on werkzeug) in a thread; return once ready.
 
-    Serving an app again (re-running the cell) replaces the server of the same
-    name, so nothing leaks. To run two apps side by side, give them different
-    names: ``Quart("shop")`` or ``serve(app, name="shop")``.
-
-    Args:
-        app: a Quart app or any ASGI app; a Flask (WSGI) app is served by werkzeug.
-        host, port: where to listen; port 0 picks a free port (``server.port``).
-        tls: serve HTTPS (and HTTP/2) with the course's certificates in ``certs/``;
-            or pass your own ``certfile`` and ``keyfile``.
-        access_log: print a line per request in the notebook.
-        **options: Hypercorn ``Config`` fields, e.g. ``websocket_max_message_size=2**20``.
+    Re-running the cell replaces the server of the same name, so nothing leaks; give two
+    apps different names to run them side by side (``Quart("shop")``, ``name="shop"``).
+    ``port=0`` picks a free port; ``tls=True`` serves HTTPS and HTTP/2 with ``certs/`` (or
+    your ``certfile``/``keyfile``); ``access_log=True`` prints a line per request; other
+    keywords are Hypercorn ``Config`` fields (``websocket_max_message_size=2**20``).
     """
     if tls and not certfile:
-        from ._setup import server_files
-
         certfile, keyfile = server_files()
-    if hasattr(app, "wsgi_app") and not hasattr(app, "asgi_app"):
-        from ._wsgi import serve_wsgi
-
+    if hasattr(app, "wsgi_app") and not hasattr(app, "asgi_app"):  # Flask: werkzeug, like `flask run`
         return serve_wsgi(app, host=host, port=port, name=name, certfile=certfile, keyfile=keyfile,
                           access_log=access_log, options=options)
     config = Config()

@@ -119,9 +119,9 @@ def test_a_certificate_from_another_authority_fails_the_handshake(tmp_path, cert
 @pytest.fixture
 def no_jupyter(monkeypatch):
     """As in a terminal or a test: no Jupyter server among this process's ancestors."""
-    import course._jupyter
+    import course._display
 
-    monkeypatch.setattr(course._jupyter, "_jupyter_server", lambda: None)
+    monkeypatch.setattr(course._display, "_jupyter_server", lambda: None)
     monkeypatch.setattr(_doctor, "_jupyter_server", lambda: None)
     for name in ("JUPYTERHUB_SERVICE_PREFIX", "COURSE_PROXY_PREFIX"):
         monkeypatch.delenv(name, raising=False)
@@ -130,9 +130,9 @@ def no_jupyter(monkeypatch):
 def test_the_proxy_is_required_behind_a_hub(monkeypatch, no_jupyter):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
     monkeypatch.setattr(_doctor.importlib.util, "find_spec", lambda name: None)
-    import course._jupyter
+    import course._display
 
-    monkeypatch.setattr(course._jupyter.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(course._display.importlib.util, "find_spec", lambda name: None)
     lines = _lines(_doctor.check_proxy())
     assert lines[0] == "✓ pages open at http://127.0.0.1:PORT/ (jupyter-server-proxy is not installed)"
     assert lines[1].startswith("✗ jupyter-server-proxy is missing")
