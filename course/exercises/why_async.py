@@ -104,16 +104,16 @@ class Timeout(Exercise):
         ("await asyncio.wait_for(partner(delay), timeout=0.2)",
          "await asyncio.wait_for(partner(delay), timeout=2)"),
         ("await asyncio.wait_for(partner(delay), timeout=0.2)",
-         "await asyncio.wait_for(partner(delay), timeout=0.05)"),
+         "await asyncio.wait_for(partner(delay), timeout=0.02)"),
     ]
 
     async def _check(self, quotes):
         client = quotes.test_client()
         # Order, not time: the event loop fires timers in the order of their deadlines, so a
-        # partner that answers after 0.1 s always beats a 0.2 s timeout, and one that needs
-        # 0.3 s always loses to it, however busy the machine is.
+        # partner that answers after 0.05 s beats a 0.2 s timeout, and one that needs 0.3 s
+        # loses to it, however busy the machine is.
         with quiet(quotes), checklist() as expect:
-            for delay in (0, 0.1):
+            for delay in (0, 0.05):
                 response = await client.get(f"/quote?delay={delay}")
                 body = await response.get_json() if response.status_code == 200 else None
                 expect(body == {"price": 42.0}, f"a partner answering after {delay} s should come "
