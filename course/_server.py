@@ -31,8 +31,7 @@ class Server(BaseServer):
         self._set_address(sock, config.ssl_enabled)
         config.create_sockets = lambda: Sockets([sock] if config.ssl_enabled else [],
                                                 [] if config.ssl_enabled else [sock], [])
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready, self._error = threading.Event(), None
+        self._loop, self._ready, self._error = None, threading.Event(), None
         self._gate = Gate(app, on_ready=self._ready.set, on_failure=self._failed)
         self._thread = threading.Thread(target=self._run, name=f"serve:{name}:{self.port}", daemon=True)
 
@@ -47,8 +46,7 @@ class Server(BaseServer):
         self._sock.close()
 
     def call(self, coro: Any, timeout: float | None = 30) -> Any:
-        """Run a coroutine on the server's loop and return its result: objects bound to
-        a loop (queues, events, clients) must be used from it, ``server.call(broker.publish(...))``."""
+        """Run a coroutine on the server's loop (objects bound to a loop must be used from it)."""
         if self._loop is None or not self.running:
             coro.close()
             raise ServerError(f"{self.name} is not running")

@@ -320,7 +320,7 @@ def test_public_url_goes_through_the_proxy_on_jupyterhub(monkeypatch, environ, e
         assert course.public_url(server, "static/chat.html") == expected.format(port=server.port)
         page = course.show(server, "/static/chat.html")._repr_html_()
         assert f'src="{expected.format(port=server.port)}"' in page
-        assert course.link(server, "/static/chat.html")._repr_html_().startswith("<a href=")
+        assert course.link(server, "/static/chat.html")._repr_html_().startswith("<p><a href=")
 
 
 # --- the exercise API --------------------------------------------------------------------------
