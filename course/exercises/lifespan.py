@@ -6,7 +6,7 @@ from course.exercises import Exercise, expect
 class SharedDatabase(Exercise):
     """Open one SQLite connection in before_serving and close it in after_serving."""
 
-    id = "11_database"
+    id = "13_database"
     hints = [
         "`await aiosqlite.connect(\":memory:\")` opens a connection; it runs on the server's loop "
         "because `before_serving` does.",
@@ -36,7 +36,7 @@ class SharedDatabase(Exercise):
 class WelcomeMail(Exercise):
     """Answer POST /signup at once and send the welcome mail after the response."""
 
-    id = "11_background"
+    id = "13_background"
     hints = [
         "`await send_welcome(email)` makes the client wait for the mail server.",
         "`signup.add_background_task(send_welcome, email)` runs it after the response, and Quart "

@@ -15,7 +15,7 @@ def _expect_attempted(cls) -> None:
 class ServedBy(Exercise):
     """Write an ASGI middleware that adds `X-Served-By: quart-course` to every HTTP response."""
 
-    id = "12_served_by"
+    id = "16_served_by"
     hints = [
         "Headers are a list of `(name, value)` byte pairs: `(b\"x-served-by\", b\"quart-course\")`.",
         "Pass the app your own `send_wrapper`, not the server's `send`, or your wrapper never runs.",
@@ -42,7 +42,7 @@ class ServedBy(Exercise):
 class MaxBody(Exercise):
     """Refuse a request body over the limit with 413 before the app reads it."""
 
-    id = "12_max_body"
+    id = "16_max_body"
     hints = [
         "Compare the Content-Length with `self.limit`: exactly `limit` bytes is still allowed.",
         "413 is 'Content Too Large'.",

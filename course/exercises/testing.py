@@ -47,7 +47,7 @@ async def _outcome(test, **arguments) -> AssertionError | None:
 class EmptyNote(Exercise):
     """Write a test that proves POST /notes refuses an empty text with 422."""
 
-    id = "13_empty_note"
+    id = "17_empty_note"
     hints = [
         'Send `json={"text": ""}`: the empty text is the bad input under test.',
         "The contract says 422 Unprocessable Content, with a JSON body holding an `error` key.",
@@ -67,7 +67,7 @@ class EmptyNote(Exercise):
 class EchoTest(Exercise):
     """Write a test for the echo websocket: "ping" must come back as "You said: ping"."""
 
-    id = "13_echo_test"
+    id = "17_echo_test"
     hints = [
         '`async with client.websocket("/ws") as ws:` opens it; `await ws.send(...)`, `await ws.receive()`.',
         'Compare what you receive with `"You said: ping"`.',
