@@ -1,9 +1,13 @@
 """Chat over websockets: an echo endpoint, and rooms that broadcast through a small in-memory broker.
 
-Run it:  hypercorn --websocket-max-message-size 65536 apps.chat:app
-    or:  uvicorn --ws-max-size 65536 --ws-per-message-deflate false apps.chat:app
-then open /static/chat.html?room=lobby. The server flags set limits where a message is
-first held whole; the app sets its own smaller ones (apps/limits.py, chapter 18).
+Run it:  uvicorn --ws-max-size 65536 --ws-per-message-deflate false apps.chat:app
+    or:  hypercorn apps.chat:app
+then open /static/chat.html?room=lobby. A server holds each message whole before the app
+sees it, so limits belong at the server too: uvicorn's flags above cap a message at 64 KiB
+and turn compression off (a 15 KiB compressed frame can inflate to 16 MiB). Hypercorn 0.18
+always offers compression and keeps what arrives past its ``websocket_max_message_size``, so
+a smaller value there makes things worse (chapter 18 shows how to fix both). The
+app sets its own, smaller limits in any case (apps/limits.py).
 
 Test it: ``create_app({...})`` makes a fresh app with its own config and broker.
 Reuse it: ``app.register_blueprint(blueprint)`` adds the routes to another app; the

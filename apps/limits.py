@@ -21,9 +21,9 @@ Waiting has a limit too. Hypercorn passes "the client left" through the same que
 the messages, so a view stuck forever would never hear of it: a websocket whose view
 takes nothing for ``WEBSOCKET_QUEUE_TIMEOUT`` seconds while its queue is full is closed
 (1008). A message longer than ``WEBSOCKET_MAX_MESSAGE`` closes the websocket (1009)
-before Quart queues it. Limits at the server come first (it holds a message whole
-before the app sees it: ``hypercorn --websocket-max-message-size`` or uvicorn's
-``--ws-max-size``, chapter 18); these are the app's own, and hold under any server.
+before Quart queues it. Limits at the server come first, since it holds a message whole
+before the app sees it (uvicorn's ``--ws-max-size``; Hypercorn's ``websocket_max_message_size``,
+chapter 18); these are the app's own, and hold under any server.
 
 Also smoothed over here: an empty binary frame reaches Quart as ``{"bytes": b""}``
 without "text" under uvicorn (Quart 0.22 and 0.23 raise ``KeyError: 'text'``) and

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 import threading
+import time
 
 import httpx
 import pytest
@@ -326,3 +327,29 @@ def test_the_page_says_when_its_server_stopped_instead_of_retrying_forever(brows
     _wait(browser, lambda b: "Run the notebook cell" in b.find_element("id", "status").text, timeout=30)
     assert browser.find_element("id", "reconnect").is_displayed()
     browser.get("about:blank")
+
+
+def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[str]) -> dict:
+    """Load ``page`` in a frame of ``height`` px, as ``show()`` does in a 1400x1000 window; return
+    how far below the frame's bottom each element ends (0 or less: visible without scrolling)."""
+    browser.set_window_size(1400, 1000)
+    browser.get(url + "/nowhere")  # any page of the server, to hold the frame
+    browser.execute_script("const frame = document.createElement('iframe');"
+                           "frame.src = arguments[0]; frame.width = '100%'; frame.height = arguments[1];"
+                           "document.body.replaceChildren(frame);", page, height)
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and browser.execute_script("return document.readyState") != "complete":
+            time.sleep(0.05)
+        return {i: browser.execute_script(f"return document.getElementById('{i}').getBoundingClientRect()"
+                                          ".bottom - window.innerHeight") for i in ids}
+    finally:
+        browser.switch_to.default_content()
+        browser.get("about:blank")
+
+
+@pytest.mark.browser
+def test_the_counter_fits_a_notebook_frame(browser, served):
+    below = _in_a_notebook_frame(browser, served.url, "static/events.html", 160, ["status", "count", "hello"])
+    assert all(overflow <= 0 for overflow in below.values()), below
