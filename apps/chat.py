@@ -213,9 +213,12 @@ async def chat(room: str):
 
 
 async def _send_from(inbox: asyncio.Queue) -> None:
-    while (message := await inbox.get()) is not None:
-        await websocket.send_json(message)
-    await websocket.close(1013, "too slow: try again later")  # the broker dropped us
+    try:
+        while (message := await inbox.get()) is not None:
+            await websocket.send_json(message)
+        await websocket.close(1013, "too slow: try again later")  # the broker dropped us
+    except limits.ClientGone:  # Quart 0.23: the client left between two messages; the view is
+        return                 # being cancelled already, and this task has nothing left to do
 
 
 async def _receive_into(broker: Broker, inbox: asyncio.Queue, room: str, name: str) -> None:

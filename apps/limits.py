@@ -44,6 +44,7 @@ import contextlib
 from typing import Any
 
 from quart import Quart, Request, Websocket
+from quart.wrappers import base as _quart_base
 from quart.wrappers.request import Body
 
 DEFAULTS = {
@@ -53,6 +54,12 @@ DEFAULTS = {
     "WEBSOCKET_QUEUE_TIMEOUT": 10.0,
 }
 _FLOW = "course.flow"  # the scope key under which the middleware leaves a connection's Flow
+
+# What Quart 0.23 raises in a view's send() or receive() once its client has left; it also
+# cancels the view, but a second task of the view's own (a chat's sender) may meet this
+# first. Quart 0.22 only cancels, and has no such class: ``except ClientGone`` is then
+# ``except ()``, which catches nothing.
+ClientGone: type[Exception] | tuple = getattr(_quart_base, "ClientDisconnectedError", ())
 
 
 class Flow:

@@ -326,6 +326,33 @@ async def test_leaving_announces_and_empties_the_room(app, client):
     assert await _until(lambda: "hall" not in broker.rooms)  # the handler's finally ran
 
 
+async def test_a_client_that_leaves_while_a_message_is_on_its_way_leaves_no_error(caplog):
+    """Quart 0.23 raises in a send that races the client's departure: the sender stops quietly.
+
+    Driven at the ASGI level, as a server would: the client leaves just as its own message
+    is about to be sent back to it."""
+    app = create_app(FAST)
+    incoming: asyncio.Queue = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    incoming.put_nowait({"type": "websocket.receive", "text": '{"text": "bye"}'})
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "websocket.send" and "join" in message["text"]:
+            incoming.put_nowait({"type": "websocket.disconnect", "code": 1006})
+
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "http_version": "1.1",
+             "path": "/chat/r", "raw_path": b"/chat/r", "query_string": b"name=gone", "root_path": "",
+             "headers": [(b"host", b"localhost")], "subprotocols": [], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80), "extensions": {"websocket.http.response": {}}}
+    caplog.set_level(logging.INFO)
+    async with app.test_app():
+        await asyncio.wait_for(app(scope, incoming.get, send), 5)
+    assert [m["type"] for m in sent][:2] == ["websocket.accept", "websocket.send"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
 # --- composing ------------------------------------------------------------------------------------
 
 
