@@ -1,4 +1,4 @@
-"""Exercises of 09_request_streaming."""
+"""Exercises of chapter 11, request streaming."""
 
 from course.exercises import Exercise, expect
 
@@ -6,7 +6,7 @@ from course.exercises import Exercise, expect
 class SafeName(Exercise):
     """Write is_safe(name): True only for plain file names."""
 
-    id = "09_safe_name"
+    id = "11_safe_name"
     hints = [
         "Describe what you allow, not what you forbid: a whitelist regex is easier to get right.",
         "`re.fullmatch(r\"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\", name)` must match the WHOLE name; "
@@ -28,7 +28,7 @@ class SafeName(Exercise):
 class CountedLimit(Exercise):
     """Make PUT /count stream the body, answer {"size": n}, and 413 beyond 1000 bytes."""
 
-    id = "09_counted_limit"
+    id = "11_counted_limit"
     hints = [
         "A chunked body has no Content-Length, so Quart's MAX_CONTENT_LENGTH check never fires: "
         "count the bytes yourself as they arrive.",

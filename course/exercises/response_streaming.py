@@ -1,4 +1,4 @@
-"""Exercises of 10_response_streaming."""
+"""Exercises of chapter 12, response streaming."""
 
 from course.exercises import Exercise, expect
 
@@ -6,7 +6,7 @@ from course.exercises import Exercise, expect
 class SuffixRange(Exercise):
     """Write suffix_range(n, size): the (start, end) of `bytes=-n` in a file of `size` bytes."""
 
-    id = "10_suffix_range"
+    id = "12_suffix_range"
     hints = [
         "`bytes=-n` means the LAST n bytes; `end` is included, so it is `size - 1`.",
         "A suffix longer than the file means the whole file: `start = max(0, size - n)`.",
@@ -24,7 +24,7 @@ class SuffixRange(Exercise):
 class ContentRange(Exercise):
     """Complete /data's 206 answer: the Content-Range header."""
 
-    id = "10_content_range"
+    id = "12_content_range"
     hints = [
         "The format is `bytes <start>-<end>/<total size>`, with `end` included.",
         'f"bytes {start}-{end}/{len(DATA)}"',
