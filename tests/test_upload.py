@@ -318,7 +318,10 @@ def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[st
 
 
 @pytest.mark.browser
-def test_the_upload_controls_fit_a_notebook_frame(browser, served):
+def test_the_upload_controls_and_list_fit_a_notebook_frame(browser, served, folder):
+    """Chapter 11 shows the page with show(..., height=420): controls and list in view."""
+    for n in range(8):  # a list long enough to reach its own scroll limit
+        (folder / f"file{n}.bin").write_bytes(b"x" * 1000)
     below = _in_a_notebook_frame(browser, served.url, "static/upload.html", 420,
-                                 ["file", "send", "progress", "status"])
+                                 ["file", "send", "progress", "status", "files"])
     assert all(overflow <= 0 for overflow in below.values()), below
