@@ -1,4 +1,6 @@
-"""Accept large uploads safely: stream to disk, check the name, limit size, time and crowd, clean up.
+"""Accept large uploads safely: the finished app of 11_request_streaming.
+
+It streams to disk, checks the name, limits size, time and crowd, and cleans up.
 
 Run it: ``hypercorn apps.upload:app`` or ``uvicorn apps.upload:app``, then open
 http://127.0.0.1:8000/ for a page with a progress bar, or upload from a shell:

@@ -1,4 +1,4 @@
-"""Stream a video the way players expect: byte ranges, so the player can seek.
+"""Stream a video the way players expect, with byte ranges: the finished app of 12_response_streaming.
 
 Run it: ``hypercorn apps.video:app`` or ``uvicorn apps.video:app``, then open
 http://127.0.0.1:8000/. The sample video is made once by ``python -m course setup``
