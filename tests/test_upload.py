@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import time
 
@@ -172,6 +173,30 @@ async def test_a_slow_disk_holds_back_the_client_instead_of_filling_memory(folde
     assert response.status_code == 201 and written[0] == 8 * MiB
     # One 1 MiB write in flight, 1 MiB being gathered, BODY_BUFFER waiting: never the 8 MiB.
     assert held <= 3 * MiB + 128 * KiB, f"{held / MiB:.1f} MiB held"
+
+
+class FullDisk:
+    """aiofiles.open() for a disk with no room left: the file opens, every write fails."""
+
+    def __init__(self, path, mode):
+        self.file = open(path, mode)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.file.close()
+
+    async def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+async def test_a_full_disk_answers_507_and_leaves_nothing(app, folder, monkeypatch):
+    monkeypatch.setattr(apps.upload.aiofiles, "open", FullDisk)
+    response = await app.test_client().put("/files/big.bin", data=b"x" * (LIMIT // 2))
+    assert response.status_code == 507
+    assert "room" in (await response.get_json())["error"]
+    assert leftovers(folder) == []
 
 
 # --- time and crowd (the kit's Hypercorn) ---------------------------------------------------------
