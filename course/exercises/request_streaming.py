@@ -58,7 +58,7 @@ class StreamedUpload(Exercise):
     LIMIT = 1000  # the starter cell's LIMIT
     # How long the check waits for what a right answer does at once (a file appearing, an early
     # 413) before it calls the behaviour missing. A guard against hanging, not a timing.
-    GUARD = 2
+    GUARD = 3
 
     async def _check(self, inbox, FOLDER):
         if not any(rule.rule.startswith("/inbox/") and "PUT" in rule.methods for rule in inbox.url_map.iter_rules()):
