@@ -1,4 +1,4 @@
-"""Exercises of 08_http2."""
+"""Exercises of chapter 10, HTTP/2."""
 
 from course.exercises import Exercise, expect
 
@@ -18,7 +18,7 @@ def _protocol_probe():
 class H2Client(Exercise):
     """Write make_client(): an httpx.Client that speaks HTTP/2 to the course's HTTPS server."""
 
-    id = "08_h2_client"
+    id = "10_h2_client"
     hints = [
         "httpx speaks HTTP/1.1 unless you ask for HTTP/2 with `http2=True`.",
         "Over HTTPS, the client must trust the course's CA: `verify=tls_context()`.",
@@ -30,7 +30,7 @@ class H2Client(Exercise):
 
         from course import serve
 
-        with serve(_protocol_probe(), tls=True, name="08-check") as server:
+        with serve(_protocol_probe(), tls=True, name="10-check") as server:
             client = make_client()
             expect(isinstance(client, httpx.Client), "make_client() should return an `httpx.Client`.")
             with client:
@@ -45,7 +45,7 @@ class H2Client(Exercise):
 class ProtocolView(Exercise):
     """Make GET /version answer {"http_version": ...} with the protocol the request came over."""
 
-    id = "08_protocol_view"
+    id = "10_protocol_view"
     hints = [
         "Quart's `request` has an attribute with the protocol version as a string: `1.1` or `2`.",
         'Return `{"http_version": request.http_version}`.',
@@ -58,7 +58,7 @@ class ProtocolView(Exercise):
 
         from course import serve, tls_context
 
-        with serve(proto, tls=True, name="08-check") as server:
+        with serve(proto, tls=True, name="10-check") as server:
             seen = {}
             for http2 in (False, True):
                 with httpx.Client(http2=http2, verify=tls_context()) as client:

@@ -1,4 +1,4 @@
-"""Exercises of 07_server_sent_events."""
+"""Exercises of chapter 09, Server-Sent Events."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ async def _stream(app, path: str, headers: dict | None = None) -> str:
 class Poem(Exercise):
     """Stream each stanza of a poem as one event, its lines kept together."""
 
-    id = "07_poem"
+    id = "09_poem"
     hints = [
         "A newline inside a `data:` field ends the field: the next line would be read as a field of "
         "its own. Each line of the text needs its own `data: ` prefix; the browser joins them with newlines.",
@@ -66,7 +66,7 @@ class Poem(Exercise):
 class Countdown(Exercise):
     """A countdown from 10 that a reconnecting client resumes after the Last-Event-ID it sends."""
 
-    id = "07_countdown"
+    id = "09_countdown"
     hints = [
         "A reconnecting EventSource sends the id of the last event it received in the "
         "`Last-Event-ID` header. Counting down, the next number is one below it.",

@@ -1,4 +1,4 @@
-"""Exercises of 06_websockets."""
+"""Exercises of chapter 07, websockets."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def _receive(ws, what: str, timeout: float = 2):
 class Adder(Exercise):
     """A websocket /add: {"a": 2, "b": 3} -> {"sum": 5}; malformed JSON -> {"error": ...}, then carry on."""
 
-    id = "06_adder"
+    id = "07_adder"
     hints = [
         "`websocket.receive_json()` raises `json.JSONDecodeError` (a kind of `ValueError`) when the "
         "frame is not JSON: catch that one, answer with `send_json`, and `continue` the loop.",
@@ -60,7 +60,7 @@ class Adder(Exercise):
 class Online(Exercise):
     """A websocket /online that keeps `online` up to date: add on connect, remove however the client leaves."""
 
-    id = "06_online"
+    id = "07_online"
     hints = [
         "A client that goes away *cancels* the handler: `asyncio.CancelledError` is raised at the "
         "`await`, and it is not an `Exception`, so `except Exception:` never sees it.",
