@@ -708,7 +708,8 @@ def test_a_dns_rebinding_page_cannot_join_but_the_same_page_on_loopback_can(serv
     browser = start_browser("--host-resolver-rules=MAP evil.test 127.0.0.1")
     try:
         browser.get(f"http://evil.test:{served.port}/static/chat.html?room=r&name=evil")
-        _wait(browser, lambda b: _text(b, "status") == "server stopped", timeout=20)  # refused, every retry
+        _wait(browser, lambda b: _text(b, "status") == "refused", timeout=20)  # every retry refused
+        assert "ALLOWED_ORIGINS" in _text(browser, "notices")  # and the page says why
         browser.get(served.url + "/static/chat.html?room=r&name=page")
         _wait(browser, lambda b: _text(b, "status") == "connected")
     finally:
