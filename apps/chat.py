@@ -39,6 +39,10 @@ DEFAULTS = {
     # "scheme://host:*" allows every port. Loopback only by default: add your site's origin.
     "ALLOWED_ORIGINS": ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*",
                         "https://localhost:*", "https://127.0.0.1:*", "https://[::1]:*"],
+    # Also a page of the site a proxy in front passes on as Host (Binder, JupyterHub, a
+    # remote JupyterLab: Jupyter checked that page's Origin against that Host already).
+    # Turn it off where a port forward (ssh -L, docker -p) may stand in front: see proxied_site().
+    "TRUST_PROXY_HOST": True,
     "CHAT_RATE": 5.0,  # messages a second one sender may keep up ...
     "CHAT_BURST": 20,  # ... after a burst of this many
     "CHAT_INBOX": 1000,  # messages waiting for one slow reader before it is dropped
@@ -166,17 +170,52 @@ def origin_allowed(origin: str, allowed: list[str]) -> bool:
     return False
 
 
+def proxied_site(origin: str, host: str, server: tuple | None) -> bool:
+    """Is ``origin`` the site in ``host``, and ``host`` not this server's own port?
+
+    Comparing Origin with Host alone is unsafe: a page of evil.test whose name is made to
+    point at 127.0.0.1 (DNS rebinding) sends ``Origin: http://evil.test:8000`` and
+    ``Host: evil.test:8000``, a perfect match. But a browser that connects to this server
+    itself must name this server's port in Host (``server``, the address it listens on), so
+    a Host with another port came through something in between that passed the browser's
+    Host on: jupyter-server-proxy on Binder or a hub, after Jupyter checked the same Origin
+    against the same Host, and the login. A TCP port forward that changes the port
+    (``ssh -L 9000:localhost:8000``, ``docker run -p 9000:8000``), or a reverse proxy that
+    sends every Host to this app, passes Host on too but checks nothing: where one may
+    stand in front of the app, set TRUST_PROXY_HOST to False and list your site in
+    ALLOWED_ORIGINS.
+    """
+    if not server:  # the address we listen on is unknown: trust nothing
+        return False
+    try:
+        page, named = urlsplit(origin), urlsplit("//" + host)
+        default = {"http": 80, "https": 443}.get(page.scheme)
+        page_port, host_port = page.port or default, named.port or default
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+    if default is None or named.netloc != host or "@" in host or not page.hostname:
+        return False  # not a web origin, or a Host that is not just host[:port]
+    if (page.hostname, page_port) != (named.hostname, host_port):
+        return False  # another site than the one the browser asked for
+    return server[1] is None or host_port != server[1]  # None: a Unix socket, only reached through a proxy
+
+
 def _check_origin() -> None:
     """Refuse browser pages of other sites: any page may open a websocket to any host.
 
-    Compare ``Origin`` with a list, never with ``Host``: a page of evil.example whose
-    name is made to point at 127.0.0.1 (DNS rebinding) sends matching Origin and Host.
+    Pages on the ALLOWED_ORIGINS list may connect, and behind a proxy, pages of the site
+    the browser asked the proxy for (``proxied_site``).
     """
     origin = websocket.headers.get("Origin")
     if origin is None:  # not a browser (a script, the test client): nothing to ride on
         return
-    if not origin_allowed(origin, current_app.config["ALLOWED_ORIGINS"]):
-        abort(403, f"origin {origin} is not allowed: add it to ALLOWED_ORIGINS")  # before accept()
+    config = current_app.config
+    if origin_allowed(origin, config["ALLOWED_ORIGINS"]):
+        return
+    if config["TRUST_PROXY_HOST"] and proxied_site(origin, websocket.headers.get("Host", ""),
+                                                    websocket.scope.get("server")):
+        return
+    abort(403, f"origin {origin} is not allowed: add it to ALLOWED_ORIGINS")  # before accept()
 
 
 @blueprint.websocket("/ws")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from urllib.parse import quote
 
 import psutil
@@ -14,7 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from apps import chat
-from apps.chat import create_app, origin_allowed
+from apps.chat import create_app, origin_allowed, proxied_site
+from conftest import start_browser, stop_browser
 
 FAST = {"CHAT_RATE": 1000.0, "CHAT_BURST": 1000}  # tests that are not about the rate limit
 
@@ -250,6 +252,94 @@ async def test_foreign_origin_is_refused_with_a_json_403(client, path, origin, h
             await ws.receive()
     assert refused.value.response.status_code == 403
     assert "ALLOWED_ORIGINS" in (await refused.value.response.get_json())["error"]
+
+
+# Behind a proxy that passes the browser's Host on (jupyter-server-proxy on Binder and hubs), the
+# chat accepts a page of that site. A browser that connects directly must name the chat's own port.
+CHAT = ("127.0.0.1", 8000)  # where the chat listens in these tables
+
+
+@pytest.mark.parametrize("origin, host, server, allowed", [
+    # Direct connections, DNS rebinding: evil.test points at 127.0.0.1, Origin and Host agree.
+    ("http://evil.test:8000", "evil.test:8000", CHAT, False),
+    ("http://evil.test", "evil.test", ("127.0.0.1", 80), False),  # the default port is ours too
+    ("https://evil.test", "evil.test", ("0.0.0.0", 443), False),
+    ("http://EVIL.test:8000", "evil.TEST:8000", CHAT, False),
+    # Through a proxy that passed the browser's Host on: the page of that very site.
+    ("https://hub.example", "hub.example", CHAT, True),
+    ("https://hub.example:443", "hub.example", CHAT, True),
+    ("https://Hub.Example", "hub.example", CHAT, True),
+    ("http://jupyter.test:8888", "jupyter.test:8888", CHAT, True),
+    ("http://[::1]:8888", "[::1]:8888", ("::1", 8000), True),
+    ("https://hub.example", "hub.example", ("/run/chat.sock", None), True),  # a Unix socket
+    # ... and no other page, through the same proxy.
+    ("https://evil.example", "hub.example", CHAT, False),
+    ("https://sub.hub.example", "hub.example", CHAT, False),
+    ("https://hub.example:8443", "hub.example", CHAT, False),
+    ("http://hub.example", "hub.example:443", CHAT, False),
+    ("null", "hub.example", CHAT, False),
+    ("ftp://hub.example", "hub.example", CHAT, False),
+    # Nothing to go on.
+    ("https://hub.example", "hub.example", None, False),  # the server's address is unknown
+    ("https://hub.example", "", CHAT, False),
+    ("https://hub.example", "ada@hub.example", CHAT, False),
+    ("https://hub.example", "hub.example/x", CHAT, False),
+    ("https://hub.example", "hub.example:99999", CHAT, False),
+    ("http://hub.example:x", "hub.example", CHAT, False),
+])
+def test_a_page_of_the_site_a_proxy_passed_on_is_told_from_a_rebinding_page(origin, host, server, allowed):
+    assert proxied_site(origin, host, server) is allowed
+
+
+ORIGIN_CASES = [  # (origin, host: what the browser asked for, accepted?) for a chat listening on 8000
+    ("http://evil.test:8000", "evil.test:8000", False),  # DNS rebinding, straight to the chat
+    ("https://hub.example", "hub.example", True),  # through a proxy: a page of the site it serves
+    ("https://evil.example", "hub.example", False),  # through a proxy: another site's page
+    ("http://127.0.0.1:8888", "127.0.0.1:8000", True),  # loopback: on the ALLOWED_ORIGINS list
+]
+
+
+async def _opens(client, origin: str, host: str) -> bool:
+    from quart.testing import WebsocketResponseError
+
+    headers = {"Origin": origin, "Host": host}
+    try:
+        async with client.websocket("/chat/r?name=a", headers=headers, scope_base={"server": CHAT}) as ws:
+            assert (await _next_of_type(ws, "join"))["name"] == "a"
+            return True
+    except WebsocketResponseError as refused:
+        assert refused.response.status_code == 403
+        return False
+
+
+@pytest.mark.parametrize("origin, host, accepted", ORIGIN_CASES)
+async def test_the_chat_applies_the_origin_rules(client, origin, host, accepted):
+    assert await _opens(client, origin, host) is accepted
+
+
+async def test_trusting_the_proxys_host_can_be_turned_off():
+    app = create_app({**FAST, "TRUST_PROXY_HOST": False})
+    async with app.test_app() as test_app:
+        assert not await _opens(test_app.test_client(), "https://hub.example", "hub.example")
+        assert await _opens(test_app.test_client(), "http://localhost:8888", "localhost:8000")
+
+
+async def _handshake(port: int, origin: str, host: str) -> bool:
+    """Open /chat/r on 127.0.0.1:``port`` as a browser would that asked for ``host`` (DNS points it here)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    try:
+        async with connect(f"ws://{host}/chat/r?name=a", sock=sock, origin=origin, open_timeout=5) as ws:
+            return json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "join"
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 403
+        return False
+
+
+async def test_origin_rules_hold_under_the_real_servers(run_app):
+    server = run_app("apps.chat:app")
+    for origin, host, accepted in ORIGIN_CASES:
+        origin, host = (text.replace(":8000", f":{server.port}") for text in (origin, host))
+        assert await _handshake(server.port, origin, host) is accepted, (origin, host)
 
 
 async def test_allowed_origins_admit_another_site():
@@ -609,6 +699,21 @@ def test_chat_page_talks_to_a_notebook_client_through_the_broker(browser, served
                                              "page: hello from the page", f"notebook: {HOSTILE}"]
     assert not browser.find_elements("css selector", "#messages img")  # shown as text, never as HTML
     browser.get("about:blank")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_dns_rebinding_page_cannot_join_but_the_same_page_on_loopback_can(served):
+    """A real browser sets Origin and Host itself: evil.test resolves to 127.0.0.1 here."""
+    browser = start_browser("--host-resolver-rules=MAP evil.test 127.0.0.1")
+    try:
+        browser.get(f"http://evil.test:{served.port}/static/chat.html?room=r&name=evil")
+        _wait(browser, lambda b: _text(b, "status") == "refused", timeout=20)  # every retry refused
+        assert "ALLOWED_ORIGINS" in _text(browser, "notices")  # and the page says why
+        browser.get(served.url + "/static/chat.html?room=r&name=page")
+        _wait(browser, lambda b: _text(b, "status") == "connected")
+    finally:
+        stop_browser(browser)
 
 
 @pytest.mark.browser

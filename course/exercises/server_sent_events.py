@@ -1,45 +1,44 @@
-"""Exercises of 07_server_sent_events."""
+"""Exercises of chapter 09, Server-Sent Events.
+
+Streams are read with the course's one SSE parser, ``apps.events.read_events``, which reads
+them as a browser's EventSource does; every read has a timeout, so an endless stream fails
+the check instead of hanging it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 
-from course.exercises import Exercise, Incorrect, expect, quiet
+from apps.events import read_events
+from course.exercises import Exercise, Incorrect, NotAttempted, checklist, expect, quiet
 
 STANZAS = ["Roses are red,\nviolets are blue,", "Quart streams events\nand so can you."]
 
 
-def read_events(text: str) -> list[dict]:
-    """Parse an event stream the way a browser's EventSource does (comments and unknown fields dropped)."""
-    events, event = [], {}
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line == "":
-            if "data" in event:
-                events.append(event)
-            event = {}
-        elif not line.startswith(":"):
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "data":
-                event["data"] = event["data"] + "\n" + value if "data" in event else value
-            elif field in ("event", "id", "retry"):
-                event[field] = value
-    return events
-
-
-async def _stream(app, path: str, headers: dict | None = None) -> str:
-    """The whole body of a finite stream, checked to be an event stream."""
+async def _stream(app, path: str, headers: dict | None = None):
+    """(response, body) of a finite stream; Incorrect if it is no event stream or never ends."""
     with quiet(app):
-        response = await app.test_client().get(path, headers=headers)
-    expect(response.status_code == 200, f"GET {path} answered {response.status_code}, not 200.")
+        try:
+            response = await asyncio.wait_for(app.test_client().get(path, headers=headers), 3)
+        except TimeoutError:
+            raise Incorrect(f"GET {path} did not end within 3 s: the stream must end after its last event.") from None
+    if response.status_code != 200:
+        raise Incorrect(f"GET {path} answered {response.status_code}, not 200.")
     kind = response.headers.get("Content-Type", "")
-    expect(kind.startswith("text/event-stream"), f"the Content-Type is {kind!r}, not text/event-stream.")
-    return await response.get_data(as_text=True)
+    if not kind.startswith("text/event-stream"):
+        raise Incorrect(f"the Content-Type is {kind!r}, not text/event-stream.")
+    return response, await response.get_data(as_text=True)
+
+
+def _show(events: list[dict]) -> str:
+    """"10, 9, 8" for events whose id and data are the number; the others in full."""
+    return ", ".join(e["data"] if e["id"] == e["data"] else f"{e['data']!r} (id {e['id']!r})" for e in events) or "none"
 
 
 class Poem(Exercise):
     """Stream each stanza of a poem as one event, its lines kept together."""
 
-    id = "07_poem"
+    id = "09_poem"
     hints = [
         "A newline inside a `data:` field ends the field: the next line would be read as a field of "
         "its own. Each line of the text needs its own `data: ` prefix; the browser joins them with newlines.",
@@ -55,7 +54,7 @@ class Poem(Exercise):
     async def _check(self, poet, frame):
         one = frame("one line")
         expect(isinstance(one, str), f"frame() returned {type(one).__name__}, not a str.")
-        text = await _stream(poet, "/poem")
+        _, text = await _stream(poet, "/poem")
         events = read_events(text)
         expect(len(events) == len(STANZAS), f"a browser would see {len(events)} events, not "
                                             f"{len(STANZAS)} (one per stanza). The stream was:\n{text!r}")
@@ -64,35 +63,52 @@ class Poem(Exercise):
 
 
 class Countdown(Exercise):
-    """A countdown from 10 that a reconnecting client resumes after the Last-Event-ID it sends."""
+    """Build GET /countdown: 10 to 1 as events with ids, then "done"; a reconnecting client resumes."""
 
-    id = "07_countdown"
+    id = "09_countdown"
     hints = [
-        "A reconnecting EventSource sends the id of the last event it received in the "
-        "`Last-Event-ID` header. Counting down, the next number is one below it.",
+        "A view returns `await make_response(stream(), headers)` where `stream()` is an async generator "
+        "that yields events; `sse(n, id=n)` formats one, `sse(\"liftoff\", event=\"done\")` the last. Set "
+        "`response.timeout = None` as for every stream. A reconnecting EventSource sends the id of the "
+        "last event it received in the `Last-Event-ID` header: counting down, the next number is one below it.",
         "Headers are client input: only trust a value made of digits. "
-        "`start = int(last_id) - 1 if last_id.isdigit() else 10`.",
+        '`last_id = request.headers.get("Last-Event-ID", "")`, then '
+        "`start = int(last_id) - 1 if last_id.isdigit() else 10` and `for n in range(start, 0, -1)`.",
     ]
     wrong = [
         ("int(last_id) - 1", "int(last_id)"),
         ("else 10", "else 1"),
         ("last_id.isdigit()", "last_id"),
+        ('"Cache-Control": "no-cache"', '"Cache-Control": "max-age=60"'),
+        ('sse("liftoff", event="done")', 'sse("liftoff")'),
     ]
 
     async def _check(self, launch):
-        cases = [(None, list(range(10, 0, -1))), ("4", [3, 2, 1]), ("1", []), ("soon", list(range(10, 0, -1)))]
-        for last_id, numbers in cases:
-            headers = {"Last-Event-ID": last_id} if last_id is not None else None
-            said = f"with Last-Event-ID: {last_id}" if last_id is not None else "for a new client"
-            try:
-                events = read_events(await _stream(launch, "/countdown", headers))
-            except Incorrect as error:
-                raise Incorrect(f"{said}: {error}") from None
-            ids = [e.get("id") for e in events if e.get("event") != "done"]
-            expect(ids == [str(n) for n in numbers], f"{said} the ids were {ids}, expected "
-                                                     f"{[str(n) for n in numbers]}.")
-            expect(events and events[-1].get("event") == "done", f"{said} the stream did not end with "
-                                                                 "the done event.")
+        if not any(rule.rule == "/countdown" for rule in launch.url_map.iter_rules()):
+            raise NotAttempted("Write the view GET /countdown in the exercise cell, run it, then check again.")
+        cases = [(None, range(10, 0, -1)), ("4", range(3, 0, -1)), ("1", []), ("soon", range(10, 0, -1))]
+        with checklist() as expect:
+            for last_id, numbers in cases:
+                headers = {"Last-Event-ID": last_id} if last_id is not None else None
+                said = f"with Last-Event-ID: {last_id}" if last_id is not None else "for a new client"
+                try:
+                    response, text = await _stream(launch, "/countdown", headers)
+                except Incorrect as error:
+                    expect(False, f"{said}: {error}")
+                    if "did not end" in str(error):
+                        break  # the other cases would wait just as long
+                    continue
+                events = read_events(text)
+                counted = [e for e in events if e["event"] == "message" and e["data"] != "liftoff"]
+                wanted = ", ".join(map(str, numbers)) or "none"
+                expect(_show(counted) == wanted, f"{said} the numbered events were {_show(counted)}, not {wanted} "
+                                                 "(each with its number as id and data).")
+                last = events[-1] if events else {}
+                expect(last.get("event") == "done" and last.get("data") == "liftoff",
+                       f"{said} the stream did not end with an event named done (data liftoff), but {last}.")
+                if last_id is None:
+                    cache = response.headers.get("Cache-Control")
+                    expect(cache == "no-cache", f"Cache-Control is {cache!r}, not 'no-cache': nobody may cache a live stream.")
 
 
 q1 = Poem()

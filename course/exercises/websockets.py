@@ -1,11 +1,15 @@
-"""Exercises of 06_websockets."""
+"""Exercises of chapter 07, websockets.
+
+Every receive has a timeout: Quart 0.23's test client waits for ever when the app closes
+a websocket, so close codes are checked against a real server (``serve()``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
-from course.exercises import Exercise, Incorrect, expect, quiet
+from course.exercises import Exercise, Incorrect, NotAttempted, checklist, expect, quiet
 
 
 async def _receive(ws, what: str, timeout: float = 2):
@@ -23,7 +27,7 @@ async def _receive(ws, what: str, timeout: float = 2):
 class Adder(Exercise):
     """A websocket /add: {"a": 2, "b": 3} -> {"sum": 5}; malformed JSON -> {"error": ...}, then carry on."""
 
-    id = "06_adder"
+    id = "07_adder"
     hints = [
         "`websocket.receive_json()` raises `json.JSONDecodeError` (a kind of `ValueError`) when the "
         "frame is not JSON: catch that one, answer with `send_json`, and `continue` the loop.",
@@ -60,7 +64,7 @@ class Adder(Exercise):
 class Online(Exercise):
     """A websocket /online that keeps `online` up to date: add on connect, remove however the client leaves."""
 
-    id = "06_online"
+    id = "07_online"
     hints = [
         "A client that goes away *cancels* the handler: `asyncio.CancelledError` is raised at the "
         "`await`, and it is not an `Exception`, so `except Exception:` never sees it.",
@@ -101,5 +105,68 @@ class Online(Exercise):
                 expect(now == start, f"every client left, but /count says {now}.")
 
 
+class GuardedEcho(Exercise):
+    """Build the websocket /shout: capitals back, other sites' pages refused, 1003 for bytes, 1009 past 100."""
+
+    id = "07_shout"
+    hints = [
+        "Check the page first: `origin = websocket.headers.get(\"Origin\")`; a script sends none. For a "
+        "page that is not on the list, `abort(403)` before anything else: the handshake gets a plain "
+        "HTTP 403 and the websocket never opens. `origin_allowed(origin, ALLOWED)` reads the list.",
+        "Then loop: `message = await websocket.receive()`; bytes are `isinstance(message, bytes)`. "
+        "`await websocket.close(1003, \"text only\")` (or 1009 for `len(message) > 100`), then `return`; "
+        "otherwise `await websocket.send(message.upper())`.",
+    ]
+    wrong = [
+        ("        abort(403)", "        pass"),
+        ("origin is not None and not origin_allowed(origin, ALLOWED)", 'not origin_allowed(origin or "", ALLOWED)'),
+        ("len(message) > 100", "len(message) >= 100"),
+        ("websocket.close(1009", "websocket.close(1008"),
+        ("        await websocket.send(message.upper())\n", "        await websocket.send(message.upper())\n        return\n"),
+    ]
+
+    def _check(self, shouter):
+        from websockets.exceptions import ConnectionClosed, InvalidStatus
+        from websockets.sync.client import connect
+
+        from course import serve
+
+        if not any(rule.rule == "/shout" and rule.websocket for rule in shouter.url_map.iter_rules()):
+            raise NotAttempted("Write the websocket route /shout in the exercise cell, run it, then check again.")
+
+        def talk(frames, origin=None):
+            """Send each frame; return what came back, or ("closed", code) or ("refused", status)."""
+            answers = []
+            try:
+                with connect(server.ws_url + "/shout", origin=origin, proxy=None, open_timeout=5) as ws:
+                    for frame in frames:
+                        ws.send(frame)
+                        answers.append(ws.recv(timeout=3))
+            except InvalidStatus as refused:
+                return [("refused", refused.response.status_code)]
+            except ConnectionClosed as closed:
+                answers.append(("closed", closed.rcvd.code if closed.rcvd else 1006))
+            except TimeoutError:
+                answers.append("no answer within 3 s")
+            return [f"<{len(a)} characters>" if isinstance(a, str) and len(a) > 20 else a for a in answers]
+
+        long = "a" * 100
+        with quiet(shouter), serve(shouter, name="07-check") as server, checklist() as expect:
+            got = talk(["hi", "again"])
+            expect(got == ["HI", "AGAIN"], f'a script (no Origin) sent "hi", "again" and got {got}, not '
+                                           '["HI", "AGAIN"]: answer every message, for as long as the client stays.')
+            got = talk(["hi"], origin="http://127.0.0.1:8888")
+            expect(got == ["HI"], f"a page of http://127.0.0.1:8888 (on ALLOWED) got {got}, not ['HI'].")
+            got = talk(["hi"], origin="https://evil.example")
+            expect(got == [("refused", 403)], f"a page of https://evil.example got {got}, not a refused handshake "
+                                              "(403): refuse it before accepting.")
+            got = talk([b"\x00\x01"])
+            expect(got == [("closed", 1003)], f"a binary message got {got}, not a close with 1003.")
+            got = talk([long, long + "a"])
+            expect(got == ["<100 characters>", ("closed", 1009)],
+                   f"100 characters, then 101, got {got}: 100 are fine, 101 close with 1009.")
+
+
 q1 = Adder()
 q2 = Online()
+q3 = GuardedEcho()
