@@ -127,10 +127,13 @@ def _wait_for_port(process: subprocess.Popen, runtime: Path, log: Path) -> int:
 
 
 @contextlib.contextmanager
-def jupyter_server(home: Path, base_url: str = BASE_URL, lab: bool = False, hub_prefix: bool = True):
+def jupyter_server(home: Path, base_url: str = BASE_URL, lab: bool = False, hub_prefix: bool = True,
+                   remote_access: bool = False):
     """``jupyter server`` (or ``jupyter lab``) with jupyter-server-proxy, as a hub starts it for "learner".
 
-    ``hub_prefix`` sets ``JUPYTERHUB_SERVICE_PREFIX`` for the kernels, as Binder and hubs do.
+    ``hub_prefix`` sets ``JUPYTERHUB_SERVICE_PREFIX`` for the kernels, as Binder and hubs do;
+    ``remote_access`` lets browsers in that call the server by another name than localhost
+    (a lab server or hub does; otherwise Jupyter answers 403 to protect against DNS rebinding).
     """
     runtime = home / "runtime"
     env = dict(
@@ -152,7 +155,8 @@ def jupyter_server(home: Path, base_url: str = BASE_URL, lab: bool = False, hub_
          "--ServerApp.port_retries=0", f"--ServerApp.base_url={base_url}",
          f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
          "--ServerApp.allow_root=True", f"--ServerApp.root_dir={ROOT}",
-         '--ServerApp.jpserver_extensions=jupyter_server_proxy=True'],
+         '--ServerApp.jpserver_extensions=jupyter_server_proxy=True',
+         f"--ServerApp.allow_remote_access={remote_access}"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield Jupyter(process, _wait_for_port(process, runtime, home / "server.log"), base_url)

@@ -77,10 +77,11 @@ def test_run_all_leaves_the_embedded_page_alive_and_showing_the_notebooks_messag
 
 def test_a_remote_browser_reaches_frames_and_links_through_the_jupyter_server(tmp_path):
     """The browser reaches Jupyter as jupyter.test; every direct 127.0.0.1 request goes to a dead proxy."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with jupyter_server(tmp_path, base_url="/user/learner/", lab=True, hub_prefix=False) as lab:
+    with jupyter_server(tmp_path, base_url="/user/learner/", lab=True, hub_prefix=False, remote_access=True) as lab:
         remote = start_browser("--host-resolver-rules=MAP jupyter.test 127.0.0.1",
                                "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>;jupyter.test")
         try:
@@ -97,7 +98,8 @@ def test_a_remote_browser_reaches_frames_and_links_through_the_jupyter_server(tm
             WebDriverWait(remote, 20).until(lambda d: d.find_element(By.ID, "status").text.strip() == "connected")
             # And the simulation is real: the kernel's own address is out of this browser's reach.
             port = src.split("/proxy/")[1].split("/")[0]
-            remote.get(f"http://127.0.0.1:{port}/static/chat.html")
+            with pytest.raises(WebDriverException, match="ERR_PROXY_CONNECTION_FAILED"):
+                remote.get(f"http://127.0.0.1:{port}/static/chat.html")
             assert not remote.find_elements(By.ID, "status")
         finally:
             stop_browser(remote)
