@@ -200,22 +200,28 @@ def proxied_site(origin: str, host: str, server: tuple | None) -> bool:
     return server[1] is None or host_port != server[1]  # None: a Unix socket, only reached through a proxy
 
 
-def _check_origin() -> None:
-    """Refuse browser pages of other sites: any page may open a websocket to any host.
+def page_allowed(connection) -> bool:
+    """May the page that opened this websocket (or event stream) connect? A script sends no Origin.
 
-    Pages on the ALLOWED_ORIGINS list may connect, and behind a proxy, pages of the site
-    the browser asked the proxy for (``proxied_site``).
+    Pages on the ALLOWED_ORIGINS list may, and behind a proxy, pages of the site the
+    browser asked the proxy for (``proxied_site``). ``connection`` is ``websocket`` or
+    ``request``; apps.accounts checks its handshakes with the same rule.
     """
-    origin = websocket.headers.get("Origin")
+    origin = connection.headers.get("Origin")
     if origin is None:  # not a browser (a script, the test client): nothing to ride on
-        return
+        return True
     config = current_app.config
-    if origin_allowed(origin, config["ALLOWED_ORIGINS"]):
-        return
-    if config["TRUST_PROXY_HOST"] and proxied_site(origin, websocket.headers.get("Host", ""),
-                                                    websocket.scope.get("server")):
-        return
-    abort(403, f"origin {origin} is not allowed: add it to ALLOWED_ORIGINS")  # before accept()
+    if origin_allowed(origin, config.get("ALLOWED_ORIGINS", DEFAULTS["ALLOWED_ORIGINS"])):
+        return True
+    return bool(config.get("TRUST_PROXY_HOST", True)) and proxied_site(
+        origin, connection.headers.get("Host", ""), connection.scope.get("server"))
+
+
+def _check_origin() -> None:
+    """Refuse browser pages of other sites: any page may open a websocket to any host."""
+    if not page_allowed(websocket):
+        origin = websocket.headers["Origin"]
+        abort(403, f"origin {origin} is not allowed: add it to ALLOWED_ORIGINS")  # before accept()
 
 
 @blueprint.websocket("/ws")

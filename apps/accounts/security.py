@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
 
-from quart import Quart, current_app, has_websocket_context, request, session, websocket
+from quart import Quart, has_websocket_context, request, session, websocket
 from quart_auth import current_user
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
+
+from apps.chat import page_allowed
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}  # read-only, so no token needed
 
@@ -55,13 +56,6 @@ def init_csrf(app: Quart) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
-def origin_allowed(origin: str, host: str) -> bool:
-    """The page's own host, or one of ``ALLOWED_ORIGINS``; ``Origin: null`` (a sandbox, a file) never."""
-    if origin in current_app.config["ALLOWED_ORIGINS"]:
-        return True
-    return origin != "null" and urlsplit(origin).netloc == host
-
-
 async def require_handshake() -> None:
     """Before a websocket is accepted (or an event stream starts): a signed-in user, from an allowed page.
 
@@ -72,8 +66,7 @@ async def require_handshake() -> None:
     the connection is never opened.
     """
     connection = websocket if has_websocket_context() else request
-    origin = connection.headers.get("Origin")
-    if origin is not None and not origin_allowed(origin, connection.headers.get("Host", "")):
-        raise Forbidden(f"pages on {origin} may not connect here")
+    if not page_allowed(connection):  # the chat's rule: an allow-list, and behind a proxy its site
+        raise Forbidden(f"pages on {connection.headers['Origin']} may not connect here")
     if not await current_user.is_authenticated:
         raise Unauthorized("sign in first")
