@@ -14,6 +14,8 @@ from typing import Any
 from quart import Quart, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
+from apps.limits import ClientGone
+
 MAX_DEPTH = 32  # arrays and objects nested deeper than any honest client sends
 
 
@@ -30,7 +32,9 @@ def json_errors(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def unexpected_error(error: Exception):
         """A bug must not leak a traceback to the client: log it, answer a plain JSON 500."""
-        if app.testing:  # in tests, Quart's own 500 page with the traceback helps more than JSON
+        # In tests Quart's own 500 page with the traceback helps more than JSON; and a client
+        # that left (Quart 0.23's ClientDisconnectedError) is not a bug: Quart ends it quietly.
+        if app.testing or isinstance(error, ClientGone):
             raise error
         app.logger.exception("unexpected error")
         return {"error": "internal server error"}, 500

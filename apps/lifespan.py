@@ -1,7 +1,7 @@
-"""A tiny uptime monitor: the finished app of 11_lifespan_and_background_work.
+"""A tiny uptime monitor: the finished app of 13_lifespan_and_background_work.
 
 It keeps a list of URLs in SQLite and checks them with one shared HTTP client:
-right after a site is added (a background task, after the response) and then
+right after a site is added (a background task, alongside the response) and then
 every ``CHECK_INTERVAL`` seconds (a periodic job started in ``while_serving``).
 
 Run it from the repo root with ``hypercorn apps.lifespan:app`` or
@@ -254,7 +254,7 @@ async def site(site_id: int):
 
 @bp.post("/sites")
 async def add_site():
-    """Add {"url": "http(s)://..."}: answer 202 at once, check the site after the response."""
+    """Add {"url": "http(s)://..."}: answer 202 at once, check the site in a background task."""
     data = await json_body()  # 415 if it is not JSON; 400 if malformed, not UTF-8 or too deep
     url = _checkable_url(data.get("url") if isinstance(data, dict) else None)
     try:
@@ -279,7 +279,9 @@ async def add_site():
                            "remove one first (DELETE /sites/<id>)")
         return dict(row), 200
     site_id = cursor.lastrowid
-    # Runs after the response has been sent; Quart awaits it at shutdown if still running.
+    # A task created now: it runs alongside this view from its next await (here: while the
+    # response goes out), in an app context without `request`, so it gets the id as an
+    # argument. At shutdown Quart waits for it up to BACKGROUND_TASK_SHUTDOWN_TIMEOUT (5 s).
     current_app.add_background_task(check_site, site_id)
     return {"id": site_id, "url": str(url), "status": None, "checked_at": None, "checks": 0}, 202
 

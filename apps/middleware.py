@@ -1,8 +1,9 @@
-"""ASGI middleware around a Quart app: the finished app of 12_asgi_middleware.
+"""ASGI middleware around a Quart app: the finished app of 16_asgi_middleware.
 
 Middleware is wrapped around ``app.asgi_app``; the last one wrapped runs first:
 
-    ScopeLog -> RequestId -> ProxyHeaders -> ForwardedPrefix -> CompleteFrames -> Quart
+    ScopeLog -> RequestId -> ProxyHeaders -> ForwardedPrefix -> CompleteFrames
+    -> limit_body (apps/errors.py) -> Quart
 
 Run it from the repo root with ``hypercorn apps.middleware:app`` or
 ``uvicorn apps.middleware:app``; add ``--root-path /prefix`` to serve it under a prefix.
@@ -275,4 +276,4 @@ async def echo():
 
 
 app = create_app()  # what ``hypercorn apps.middleware:app`` and ``uvicorn apps.middleware:app`` serve
-scope_log = app.extensions["scope_log"]  # the module-level app's, as chapter 12 shows it
+scope_log = app.extensions["scope_log"]  # the module-level app's, as chapter 16 shows it

@@ -1,8 +1,8 @@
 """Stream a video the way players expect: byte ranges, so the player can seek.
 
 Run it: ``hypercorn apps.video:app`` or ``uvicorn apps.video:app``, then open
-http://127.0.0.1:8000/ (``python -m course setup`` makes the sample video first;
-the app also makes it on start-up if it is missing).
+http://127.0.0.1:8000/. The sample video is made once by ``python -m course setup``
+(in ``media/``, or ``$COURSE_MEDIA_DIR``); without it the app answers a 404 that says so.
 
 A ``<video>`` element never downloads a file from start to end. It asks for
 ``Range: bytes=0-``, reads the header of the file, and when you drag the slider
@@ -12,7 +12,6 @@ the header (a plain streamed 200) leaves the player unable to jump ahead.
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import os
 import re
@@ -96,6 +95,18 @@ def _if_range_allows(header: str | None, etag: str, modified: datetime) -> bool:
         return False
 
 
+def _none_match(header: str | None, etag: str) -> bool:
+    """If-None-Match: true when the client already has this version (RFC 9110 §13.1.2).
+
+    The comparison is *weak*: ``W/"x"`` matches ``"x"``, since only the opaque part
+    counts; ``*`` matches any current file. (If-Range, above, is strong on purpose.)
+    """
+    if header is None:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag in [tag.removeprefix("W/") for tag in tags]
+
+
 async def _file_chunks(path: Path, start: int, length: int):
     """Yield ``length`` bytes of ``path`` from ``start``, one chunk at a time."""
     async with aiofiles.open(path, "rb") as file:
@@ -124,8 +135,8 @@ def send_ranged(path: Path) -> Response:
         "Last-Modified": format_datetime(modified, usegmt=True),
         "Content-Type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
     }
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        return Response("", 304, headers)
+    if _none_match(request.headers.get("If-None-Match"), etag):
+        return Response("", 304, headers)  # the client's copy is current: no body
     status, start, length = 200, 0, size
     if _if_range_allows(request.headers.get("If-Range"), etag, modified):
         try:
@@ -145,64 +156,13 @@ def send_ranged(path: Path) -> Response:
     return response
 
 
-def make_sample_media(directory: Path = MEDIA, seconds: int = 30, force: bool = False) -> Path:
-    """Make ``sample.webm`` (VP8, 320x240, a counter and a moving bar) if it is missing.
-
-    Generated locally with PyAV (its wheel ships the encoder), so nothing is
-    downloaded and no video sits in git. Takes a few seconds; idempotent.
-    """
-    path = directory / SAMPLE
-    if path.exists() and not force:
-        return path
-    import av
-    import numpy as np
-
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    fps, width, height = 24, 320, 240
-    with av.open(str(partial), "w", format="webm") as container:
-        stream = container.add_stream("libvpx", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.bit_rate = 800_000  # a ceiling: simple pictures like these compress to ~300 kB
-        for index in range(seconds * fps):
-            t = index / fps
-            frame = np.zeros((height, width, 3), np.uint8)
-            frame[..., 0] = int(127 + 127 * np.sin(t))  # the colour drifts with time
-            frame[..., 2] = 90
-            frame[height - 24:, : int(width * t / seconds)] = 255  # a progress bar
-            _draw_number(frame, int(t), x=110, y=60)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    partial.replace(path)
-    return path
-
-
-# Seven-segment digits: which of the segments a b c d e f g are lit.
-_SEGMENTS = ["abcdef", "bc", "abdeg", "abcdg", "bcfg", "acdfg", "acdefg", "abc", "abcdefg", "abcdfg"]
-
-
-def _draw_number(frame, number: int, x: int, y: int, w: int = 40, h: int = 100, t: int = 10) -> None:
-    for digit in f"{number:02d}":
-        boxes = {"a": (0, 0, w, t), "b": (w - t, 0, t, h // 2), "c": (w - t, h // 2, t, h // 2),
-                 "d": (0, h - t, w, t), "e": (0, h // 2, t, h // 2), "f": (0, 0, t, h // 2),
-                 "g": (0, h // 2 - t // 2, w, t)}
-        for segment in _SEGMENTS[int(digit)]:
-            bx, by, bw, bh = boxes[segment]
-            frame[y + by:y + by + bh, x + bx:x + bx + bw] = 255
-        x += w + 20
-
-
-def create_app(media_dir: Path | str | None = None) -> Quart:
+def create_app(config: dict | None = None) -> Quart:
+    """A new video app; ``config`` may set MEDIA_DIR (tests use a temporary folder)."""
     app = Quart(__name__, static_folder=str(ROOT / "static"))
+    app.config["MEDIA_DIR"] = MEDIA
+    app.config.update(config or {})
+    app.config["MEDIA_DIR"] = Path(app.config["MEDIA_DIR"])
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
-    app.config["MEDIA_DIR"] = Path(media_dir or MEDIA)
-
-    @app.before_serving
-    async def ensure_sample() -> None:
-        if app.config["MEDIA_DIR"] == MEDIA:
-            await asyncio.to_thread(make_sample_media)  # seconds of encoding: not on the event loop
 
     @app.get("/")
     async def index():
@@ -213,9 +173,12 @@ def create_app(media_dir: Path | str | None = None) -> Quart:
     async def media(name: str):
         """One file of the media folder, with Range support so players can seek."""
         path = app.config["MEDIA_DIR"] / name
-        if not NAME.fullmatch(name) or not path.is_file():
-            return {"error": f"no media file named {name!r}"}, 404
-        return send_ranged(path)
+        if NAME.fullmatch(name) and path.is_file():
+            return send_ranged(path)
+        if name == SAMPLE:  # made at set-up time, not committed: say how to make it
+            return {"error": f"the sample video is missing ({path}): run `python -m course setup` "
+                             "in the course folder, then reload"}, 404
+        return {"error": f"no media file named {name!r}"}, 404
 
     return app
 

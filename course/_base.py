@@ -51,7 +51,7 @@ class BaseServer:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:  # ``with serve(app) as server:`` stops it at the end
         self.stop()
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from quart.signals import got_serving_exception
 from ._base import BaseServer, ServerError, bind, replace
 from ._gate import Gate
 from ._setup import server_files
+from ._websockets import harden_websockets
 from ._wsgi import serve_wsgi
 
 
@@ -31,8 +32,7 @@ class Server(BaseServer):
         self._set_address(sock, config.ssl_enabled)
         config.create_sockets = lambda: Sockets([sock] if config.ssl_enabled else [],
                                                 [] if config.ssl_enabled else [sock], [])
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready, self._error = threading.Event(), None
+        self._loop, self._ready, self._error = None, threading.Event(), None
         self._gate = Gate(app, on_ready=self._ready.set, on_failure=self._failed)
         self._thread = threading.Thread(target=self._run, name=f"serve:{name}:{self.port}", daemon=True)
 
@@ -47,8 +47,7 @@ class Server(BaseServer):
         self._sock.close()
 
     def call(self, coro: Any, timeout: float | None = 30) -> Any:
-        """Run a coroutine on the server's loop and return its result: objects bound to
-        a loop (queues, events, clients) must be used from it, ``server.call(broker.publish(...))``."""
+        """Run a coroutine on the server's loop (objects bound to a loop must be used from it)."""
         if self._loop is None or not self.running:
             coro.close()
             raise ServerError(f"{self.name} is not running")
@@ -99,8 +98,7 @@ class Server(BaseServer):
 
     def _begin_stop(self) -> None:  # on the server's loop: end open connections, then Hypercorn
         self._gate.close_all()
-        self._stopping.set()
-        # Backstop: an app that ignores disconnects cannot keep the thread alive.
+        self._stopping.set()  # and, in case the app ignores disconnects, a backstop:
         self._loop.call_later(self._config.graceful_timeout + 1, self._main.cancel)
 
 
@@ -143,8 +141,8 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str | None 
     config.accesslog = "-" if access_log else None  # "-": standard output, the cell's output
     config.errorlog = logging.getLogger("course.error")
     config.certfile, config.keyfile = certfile, keyfile
-    # Far below Hypercorn's 16 MiB: a message is held whole before the app sees it (chapter 18).
-    config.websocket_max_message_size = 1024 * 1024
+    # Hypercorn holds a message whole before the app sees it: 64 KiB, uncompressed (_websockets.py).
+    config.websocket_max_message_size = 64 * 1024 if harden_websockets() else 1024 * 1024
     for key, value in options.items():
         if not hasattr(Config, key):
             raise ServerError(f"serve() got an unknown option {key}= (not a Hypercorn Config field)")

@@ -320,7 +320,7 @@ def test_public_url_goes_through_the_proxy_on_jupyterhub(monkeypatch, environ, e
         assert course.public_url(server, "static/chat.html") == expected.format(port=server.port)
         page = course.show(server, "/static/chat.html")._repr_html_()
         assert f'src="{expected.format(port=server.port)}"' in page
-        assert course.link(server, "/static/chat.html")._repr_html_().startswith("<a href=")
+        assert course.link(server, "/static/chat.html")._repr_html_().startswith("<p><a href=")
 
 
 # --- the exercise API --------------------------------------------------------------------------
@@ -516,3 +516,21 @@ def test_an_idle_client_does_not_hold_up_stopping_a_tls_server(certs):
         idle.get(server.url + "/")  # keeps its connection open and never reads again
         server.stop(timeout=20)  # joins for at most 20 s: with asyncio's 30 s the thread would still run
         assert not server.running
+
+
+@pytest.mark.parametrize("compress", [True, False])
+async def test_websocket_messages_are_capped_before_they_are_held(compress):
+    """serve() refuses permessage-deflate and drops a message over 64 KiB with 1009 (chapter 18)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    with serve(make_app()) as server:
+        async with connect(server.ws_url + "/ws", proxy=None,
+                           compression="deflate" if compress else None) as client:
+            assert client.protocol.extensions == []  # no compression negotiated
+            await client.send("x" * 1000)
+            assert await client.recv() == "You said: " + "x" * 1000
+            await client.send("x" * (65 * 1024))
+            with pytest.raises(ConnectionClosed) as closed:
+                await client.recv()
+            assert closed.value.rcvd.code == 1009

@@ -64,7 +64,6 @@ class Defaults:
     QUART_AUTH_COOKIE_SAMESITE = "Lax"
     QUART_AUTH_DURATION = 14 * 24 * 3600  # a sign-in cookie older than two weeks is refused
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # argon2.profiles: CHEAPEST in tests only
-    ALLOWED_ORIGINS: list[str] = []  # other sites whose pages may open our websockets and streams
     SESSION_CHECK_INTERVAL = 15.0  # seconds between re-checks of a long-lived event stream
 
 

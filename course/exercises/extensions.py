@@ -1,6 +1,8 @@
-"""Exercises of 05_extensions."""
+"""Exercises of chapter 05, extensions."""
 
-from course.exercises import Exercise, NotAttempted, ____, expect, quiet
+from course.exercises import Exercise, NotAttempted, ____, checklist, expect, quiet
+
+SHOP = "https://shop.example"
 
 
 class Schema(Exercise):
@@ -23,49 +25,78 @@ class Schema(Exercise):
         if any(field.default is ____ for field in model.model_fields.values()):
             raise NotAttempted("Replace every `____` in the exercise cell, run it, then check again.")
         client = signup.test_client()
-        with quiet(signup):
+        with quiet(signup), checklist() as check:
             response = await client.post("/signup", json={"name": "Ada", "age": 36})
-            expect(response.status_code == 201, f"a valid signup answered {response.status_code}, not 201.")
-            expect(await response.get_json() == {"welcome": "Ada", "age": 36},
-                   "a valid signup should answer {\"welcome\": \"Ada\", \"age\": 36}.")
+            body = await response.get_json() if response.status_code == 201 else None
+            check(body == {"welcome": "Ada", "age": 36},
+                  f'a valid signup answered {response.status_code} {body!r}, not 201 {{"welcome": "Ada", "age": 36}}.')
             for body, why in (({"name": "Tim", "age": 10}, "an age of 10"),
                               ({"name": "Tim"}, "a missing age"),
                               ({"name": "Tim", "age": "old"}, 'the age "old"')):
                 response = await client.post("/signup", json=body)
-                expect(response.status_code in (400, 422),
-                       f"{why} answered {response.status_code}; the model should reject it (400).")
+                check(response.status_code in (400, 422),
+                      f"{why} answered {response.status_code}; the model should reject it (400).")
 
 
-class Cors(Exercise):
-    """Allow pages from https://shop.example (and no other origin) to call GET /prices."""
+class ShopApi(Exercise):
+    """Build a validated order API that pages from https://shop.example (only) may call."""
 
-    id = "05_cors"
+    id = "05_shop_api"
     hints = [
-        "`allow_origin` takes the *origin* of the page that calls the API: its scheme and host "
-        "(and a port, if not the default), nothing more. Which part of "
-        "`https://shop.example/index.html` is that?",
-        'shop = cors(shop, allow_origin="https://shop.example")',
+        "Three parts: a pydantic model for the order (`Field(ge=..., le=...)` bounds a number), "
+        "two views (`@validate_request(Order)` on the POST one), and `shop = cors(shop, "
+        "allow_origin=...)` at the end. The *origin* of a page is its scheme and host (and port, "
+        "if not the default): no path, no trailing slash.",
+        'class Order(BaseModel): item: str = Field(min_length=1); quantity: int = Field(ge=1, le=10). '
+        'Then `shop = cors(shop, allow_origin="https://shop.example")`.',
     ]
-    wrong = [('allow_origin="https://shop.example"', 'allow_origin="*"'),
-             ('allow_origin="https://shop.example"', 'allow_origin="https://shop.example/"')]
+    wrong = [
+        ('allow_origin="https://shop.example"', 'allow_origin="*"'),
+        ('allow_origin="https://shop.example"', 'allow_origin="https://shop.example/"'),
+        ('shop = cors(shop, allow_origin="https://shop.example")', ""),
+        ("quantity: int = Field(ge=1, le=10)", "quantity: int = Field(ge=0)"),
+        ("@validate_request(Order)\n", ""),
+    ]
 
     async def _check(self, shop):
-        hooks = [hook for funcs in shop.after_request_funcs.values() for hook in funcs]
-        options = [getattr(hook, "keywords", {}) for hook in hooks]
-        expect(any("allow_origin" in o for o in options), "the app has no CORS hook: call cors(shop, ...).")
-        if any(o.get("allow_origin") is ____ for o in options):
-            raise NotAttempted("Replace every `____` in the exercise cell, run it, then check again.")
+        cors_options = [getattr(hook, "keywords", {}) for funcs in shop.after_request_funcs.values() for hook in funcs]
+        if (not any(rule.rule in ("/prices", "/orders") for rule in shop.url_map.iter_rules())
+                or any(options.get("allow_origin") is ____ for options in cors_options)):
+            raise NotAttempted("Write the routes and replace the `____` in the exercise cell, run it, "
+                               "then check again.")
         client = shop.test_client()
-        response = await client.get("/prices", headers={"Origin": "https://shop.example"})
-        expect(response.status_code == 200, f"GET /prices answered {response.status_code}.")
-        allowed = response.headers.get("Access-Control-Allow-Origin")
-        expect(allowed == "https://shop.example",
-               f"for Origin https://shop.example the answer carried Access-Control-Allow-Origin: {allowed!r}.")
-        response = await client.get("/prices", headers={"Origin": "https://evil.example"})
-        other = response.headers.get("Access-Control-Allow-Origin")
-        expect(other is None, f"a page from https://evil.example was allowed too ({other!r}): "
-                              "allow only https://shop.example.")
+        with quiet(shop), checklist() as check:
+            response = await client.get("/prices")
+            body = await response.get_json() if response.status_code == 200 else None
+            check(body == {"teapot": 18.5}, f'GET /prices answered {response.status_code} {body!r}.')
+            response = await client.post("/orders", json={"item": "teapot", "quantity": 2})
+            body = await response.get_json() if response.status_code == 201 else None
+            check(body == {"ordered": "teapot", "quantity": 2},
+                  f'a valid order answered {response.status_code} {body!r}; expected 201 '
+                  '{"ordered": "teapot", "quantity": 2}.')
+            for order, why in (({"item": "teapot", "quantity": 0}, "a quantity of 0"),
+                               ({"item": "teapot", "quantity": 11}, "a quantity of 11"),
+                               ({"item": "teapot", "quantity": "two"}, 'the quantity "two"'),
+                               ({"item": "teapot"}, "a missing quantity")):
+                response = await client.post("/orders", json=order)
+                check(response.status_code in (400, 422),
+                      f"{why} answered {response.status_code}: the model should refuse it (400).")
+            response = await client.get("/prices", headers={"Origin": SHOP})
+            allowed = response.headers.get("Access-Control-Allow-Origin")
+            check(allowed == SHOP, f"for a page from {SHOP} the answer carried "
+                                   f"Access-Control-Allow-Origin: {allowed!r}, not {SHOP!r}.")
+            response = await client.get("/prices", headers={"Origin": "https://evil.example"})
+            other = response.headers.get("Access-Control-Allow-Origin")
+            check(other is None, f"a page from https://evil.example was allowed too ({other!r}): "
+                                 f"allow only {SHOP}.")
+            response = await client.options("/orders", headers={
+                "Origin": SHOP, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type"})
+            methods = response.headers.get("Access-Control-Allow-Methods", "")
+            check(response.status_code == 200 and "POST" in methods,
+                  f"the browser's preflight for POST /orders answered {response.status_code} with "
+                  f"Access-Control-Allow-Methods: {methods!r}.")
 
 
 q1 = Schema()
-q2 = Cors()
+q2 = ShopApi()

@@ -1,9 +1,6 @@
-"""Exercises of 01_flask_to_quart."""
+"""Exercises of chapter 01, from Flask to Quart."""
 
-import asyncio
-import time
-
-from course.exercises import Exercise, expect, quiet
+from course.exercises import Exercise, NotAttempted, checklist, quiet
 
 
 class Port(Exercise):
@@ -21,43 +18,77 @@ class Port(Exercise):
 
     async def _check(self, greeter):
         client = greeter.test_client()
-        with quiet(greeter):
-            response = await client.post("/greet", json={"name": "Ada"})
-            expect(response.status_code == 200,
-                   f"POST /greet with JSON answered {response.status_code}. A forgotten `await` "
-                   "gives a coroutine where you expected the data.")
-            body = await response.get_json()
-            expect(body == {"greeting": "Hello, Ada!"}, f"POST /greet with JSON answered {body!r}.")
-            response = await client.post("/greet", form={"name": "Grace"})
-            expect(response.status_code == 200,
-                   f"POST /greet with a form answered {response.status_code}: is `request.form` awaited?")
-            body = await response.get_json()
-            expect(body == {"greeting": "Hello, Grace!"}, f"POST /greet with a form answered {body!r}.")
+        with quiet(greeter), checklist() as expect:
+            for how, kwargs, name in (("JSON", {"json": {"name": "Ada"}}, "Ada"),
+                                      ("a form", {"form": {"name": "Grace"}}, "Grace")):
+                response = await client.post("/greet", **kwargs)
+                body = await response.get_json() if response.status_code == 200 else None
+                expect(response.status_code == 200,
+                       f"POST /greet with {how} answered {response.status_code}. A forgotten `await` "
+                       "gives a coroutine where you expected the data.")
+                expect(response.status_code != 200 or body == {"greeting": f"Hello, {name}!"},
+                       f"POST /greet with {how} answered {body!r}.")
 
 
-class Offload(Exercise):
-    """Make /rates call the blocking fetch_rates() without freezing other requests."""
+class Bookmarks(Exercise):
+    """Port a small Flask app (JSON, abort, a template) to Quart, from a blank cell."""
 
-    id = "01_offload"
+    id = "01_bookmarks"
     hints = [
-        "A blocking call must run in a worker thread while the event loop carries on.",
-        "`return await run_sync(fetch_rates)()` (or `await asyncio.to_thread(fetch_rates)`).",
+        "Start from the Flask code: import from `quart`, put `async` in front of each `def`, and "
+        "`await` whatever reads the body or renders a template. Routes, `abort()` and the dict "
+        "return values stay as they are.",
+        "`data = await request.get_json(silent=True)` and "
+        "`return await render_template_string(...)`; `%load solutions/01_bookmarks.py` shows all of it.",
     ]
-    wrong = [("await run_sync(fetch_rates)()", "fetch_rates()")]
+    wrong = [
+        ("await request.get_json(silent=True)", "request.get_json(silent=True)"),
+        ("return await render_template_string(", "return render_template_string("),
+        ("abort(422)", "abort(400)"),
+        ("    if mark_id not in bookmarks:\n        abort(404)\n", ""),
+        ("return await render_template_string(PAGE, url=bookmarks[mark_id][\"url\"])",
+         "return f'<a href=\"{bookmarks[mark_id][\"url\"]}\">{bookmarks[mark_id][\"url\"]}</a>'"),
+    ]
 
-    async def _check(self, exchange):
-        client = exchange.test_client()
-        start = time.perf_counter()
-        with quiet(exchange):
-            responses = await asyncio.gather(*(client.get("/rates") for _ in range(5)))
-        elapsed = time.perf_counter() - start
-        statuses = [r.status_code for r in responses]
-        expect(statuses == [200] * 5, f"/rates answered {statuses}.")
-        body = await responses[0].get_json()
-        expect(body == {"EUR": 1.0, "USD": 1.08}, f"/rates answered {body!r}, not the rates.")
-        expect(elapsed < 1.0, f"5 requests at once took {elapsed:.2f} s: fetch_rates() still blocks "
-                              "the event loop, so they ran one after another.")
+    async def _check(self, bookmarks_app):
+        if not any(rule.rule.startswith("/bookmarks") for rule in bookmarks_app.url_map.iter_rules()):
+            raise NotAttempted("Write the two routes in the exercise cell, run it, then check again.")
+        client = bookmarks_app.test_client()
+        url = "https://quart.palletsprojects.com/"
+        with quiet(bookmarks_app), checklist() as expect:
+            response = await client.post("/bookmarks", json={"url": url})
+            created = await response.get_json() if response.status_code == 201 else None
+            expect(response.status_code == 201,
+                   f"POST /bookmarks with JSON answered {response.status_code}, not 201. Is "
+                   "`request.get_json()` awaited?")
+            expect(response.status_code != 201 or (isinstance(created, dict) and created.get("url") == url
+                                                   and isinstance(created.get("id"), int)),
+                   f'POST /bookmarks answered {created!r}; expected {{"id": ..., "url": "{url}"}}.')
+            if isinstance(created, dict) and isinstance(created.get("id"), int):
+                response = await client.get(f"/bookmarks/{created['id']}")
+                page = await response.get_data(as_text=True)
+                expect(response.status_code == 200,
+                       f"GET /bookmarks/{created['id']} answered {response.status_code}, not 200. Is "
+                       "`render_template_string()` awaited?")
+                expect(response.status_code != 200 or f'<a href="{url}">' in page,
+                       f"GET /bookmarks/{created['id']} answered {page[:80]!r}: expected the link.")
+            for what, kwargs in (("an empty JSON object", {"json": {}}),
+                                 ("a body that is not JSON", {"data": "hello"})):
+                response = await client.post("/bookmarks", **kwargs)
+                expect(response.status_code == 422, f"POST /bookmarks with {what} answered "
+                                                    f"{response.status_code}, not 422.")
+            response = await client.get("/bookmarks/987654")
+            expect(response.status_code == 404, f"GET /bookmarks/987654 (no such bookmark) answered "
+                                                f"{response.status_code}, not 404.")
+            hostile = "https://x.example/<script>alert(1)</script>"
+            response = await client.post("/bookmarks", json={"url": hostile})
+            mark = await response.get_json() if response.status_code == 201 else None
+            if isinstance(mark, dict) and isinstance(mark.get("id"), int):
+                response = await client.get(f"/bookmarks/{mark['id']}")
+                page = await response.get_data(as_text=True)
+                expect("<script>" not in page, "a URL with <script> in it came back as HTML: render "
+                                               "the page with the template, which escapes it.")
 
 
 q1 = Port()
-q2 = Offload()
+q2 = Bookmarks()

@@ -1,4 +1,4 @@
-from quart import Quart, abort
+from quart import Quart, abort, request
 
 library = Quart("library")
 books = {"9780262510875": {"title": "Structure and Interpretation of Computer Programs"}}
@@ -11,6 +11,15 @@ async def book(isbn):
     return books[isbn]
 
 
+@library.post("/books")
+async def add_book():
+    data = await request.get_json()  # None for a body that is not JSON
+    if not isinstance(data, dict) or not data.get("isbn") or not data.get("title"):
+        abort(422)
+    books[data["isbn"]] = {"title": data["title"]}
+    return books[data["isbn"]], 201
+
+
 @library.errorhandler(404)
 async def not_found(error):
-    return {"error": "no such book"}, 404
+    return {"error": "not found"}, 404

@@ -2,13 +2,16 @@ from quart import Quart, websocket
 
 tagged = Quart("tagged")
 
+
 @tagged.get("/")
 async def index():
     return {"ok": True}
 
+
 @tagged.websocket("/ws")
 async def hello():
     await websocket.send("hello")
+
 
 class ServedBy:
     def __init__(self, app):
@@ -24,5 +27,6 @@ class ServedBy:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
 
 tagged.asgi_app = ServedBy(tagged.asgi_app)
