@@ -17,7 +17,7 @@ Cheat sheet::
 Each runs like ``serve_command()``'s processes: in a process group of its own, stopped with
 SIGTERM then SIGKILL, tied to the kernel's life, listed by ``stop_all()``. Its folder (config,
 logs, pid file, nginx's temporary files) is deleted when it stops. Run as root (a container),
-it drops to the ``nobody`` user: neither program needs any privilege for a port above 1024.
+they run as the ``nobody`` user: neither needs any privilege for a port above 1024.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pwd
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +38,13 @@ from ._setup import server_files
 
 __all__ = ["Service", "missing", "nginx", "redis_server", "require"]
 
+# Become another user, then exec the program. (runuser would do, but it waits 2 s before it
+# passes on a SIGTERM.) Changing user clears the "SIGTERM me when my parent dies" flag: set it again.
+_AS_USER = ("import ctypes, os, sys\n"
+            "os.setgroups([]); os.setgid(int(sys.argv[2])); os.setuid(int(sys.argv[1]))\n"
+            "try: ctypes.CDLL(None).prctl(1, 15)\n"
+            "except (OSError, AttributeError): pass\n"
+            "os.execvp(sys.argv[3], sys.argv[3:])")
 PACKAGES = {"redis-server": "redis-server", "nginx": "nginx"}  # program -> Debian package
 # Debian puts nginx in /usr/sbin, which an ordinary user's PATH often lacks.
 SEARCH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
@@ -98,7 +106,7 @@ class Service(BaseServer):
             user = pwd.getpwnam("nobody")
             for path in [self.folder, *self.folder.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
-            argv = [shutil.which("runuser", path=SEARCH) or "runuser", "-u", "nobody", "--", *argv]
+            argv = [sys.executable, "-c", _AS_USER, str(user.pw_uid), str(user.pw_gid), *argv]
         self.process = ServerProcess(argv, self.name, None, self.port, False, None, self.folder)
         deadline = time.monotonic() + timeout
         while not self._answers():
