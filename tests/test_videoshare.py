@@ -231,10 +231,11 @@ async def test_processing_finds_the_duration_and_size_and_makes_a_thumbnail(clie
 
 
 @pytest.mark.parametrize(("data", "words"), [(b"not a video at all" * 100, "Invalid data"), (b"", "Invalid data")])
-async def test_a_file_that_is_not_a_video_fails_with_the_reason(client, data, words):
+async def test_a_file_that_is_not_a_video_fails_with_the_reason(client, app, data, words):
     response = await put(client, await sign_up(client), "clip.webm", data)
     video = await ready(client, (await response.get_json())["id"])
-    assert video["status"] == "failed" and words in video["error"]
+    assert video["status"] == "failed" and words in video["error"] and "can be read" in video["error"]
+    assert str(app.config["VIDEO_DIR"]) not in video["error"]  # never where the server keeps files
 
 
 async def test_processing_runs_in_a_worker_thread_not_on_the_event_loop(client, sample, monkeypatch):

@@ -77,8 +77,14 @@ class Visitor:
 
     @asynccontextmanager
     async def chat(self, video_id: int, **options) -> AsyncIterator[Chat]:
-        """A signed-in websocket on ``video_id``'s chat (``websockets`` options pass through)."""
+        """A signed-in websocket on ``video_id``'s chat (``websockets`` options pass through).
+
+        ``max_queue=None`` by default: websockets stops reading from the socket while 16
+        messages wait unread, and a chat that closes with joins and leaves unread would then
+        wait 10 s for the server's closing frame, stuck behind them.
+        """
         url = self.url.replace("http", "ws", 1) + f"/videos/{video_id}/chat"
+        options.setdefault("max_queue", None)
         ssl_context = self.verify if isinstance(self.verify, ssl.SSLContext) else None
         async with websockets.connect(url, additional_headers={"Cookie": self.cookies}, proxy=None,
                                       ssl=ssl_context if url.startswith("wss") else None, **options) as socket:

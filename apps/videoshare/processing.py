@@ -59,7 +59,11 @@ def probe(path: Path, thumbnail: Path, state: Probe, *, deadline: float, max_pix
     """
     import av
 
-    with av.open(str(path), metadata_errors="ignore") as container:
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as error:  # its message names the file: say what is wrong, not where
+        raise ValueError(f"not a video that can be read: {error.strerror}") from None
+    with container:
         if not container.streams.video:
             raise ValueError("the file has no video stream")
         stream = container.streams.video[0]
@@ -193,6 +197,7 @@ class Processor:
         except asyncio.CancelledError:  # the server stops: stop() waits for the thread, requeues the video
             state.stop.set()
             self._interrupted.append(video.id)
+            job.add_done_callback(lambda done: done.cancelled() or done.exception())  # seen: not logged
             raise
         except (ValueError, TimeoutError) as error:
             await self._finish(video.id, status="failed", error=str(error)[:200] or type(error).__name__)
@@ -213,7 +218,8 @@ class Processor:
     async def _tell(self, video: Video, status: str, **extra) -> None:
         """Tell the uploader's pages (and, once it is ready, everyone's) how the video is doing."""
         relay = self.app.extensions["relay"]
-        message = {"type": "video", **video.to_dict(), "status": status, **extra}
+        # "worker": which process did the work (the page that hears of it may be on another).
+        message = {"type": "video", **video.to_dict(), "status": status, "worker": self.app.extensions["worker"], **extra}
         rooms = [f"user:{video.owner_id}"] + (["site"] if status == "ready" else [])
         for room in rooms:
             try:
