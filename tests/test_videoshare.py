@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import websockets
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from apps.events import read_events
 from apps.videoshare import create_app, processing

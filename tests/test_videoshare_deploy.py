@@ -10,7 +10,6 @@ One Chromium test puts three people on the site at once.
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import json
 import socket

@@ -53,6 +53,7 @@ class Site:
     redis: Service | None = None
     nginx: Service | None = None
     workers: int = 1
+    name: str = "videoshare"  # its processes are "<name>-1", "<name>-redis", ...: a new deploy of a name replaces the old
 
     def _start_machines(self, count: int, timeout: float = 60) -> None:
         """``count`` machines, each ``hypercorn --workers N`` on a port of its own; back when all listen."""
@@ -62,7 +63,7 @@ class Site:
         # (from this thread: a server started from a thread that ends is told to stop), and the
         # machines start side by side.
         for number in range(1, count + 1):
-            self.machines.append(serve_command(command, name=f"videoshare-{number}", env=self.env, ready=None))
+            self.machines.append(serve_command(command, name=f"{self.name}-{number}", env=self.env, ready=None))
         # The socket accepts as soon as one worker listens: wait for every worker of every
         # machine, or the first clients would all land on the first worker to start.
         deadline = time.monotonic() + timeout
@@ -94,29 +95,30 @@ class Site:
 
 
 def deploy(machines: int = 2, workers: int = 2, *, redis: bool = True, proxy: bool = True,
-           tls: bool = False, config: dict | None = None) -> Site:
+           tls: bool = False, config: dict | None = None, name: str = "videoshare") -> Site:
     """Start the site: Redis, ``machines`` x ``workers`` Hypercorn workers, nginx; return a ``Site``.
 
     ``config`` adds settings (``{"CHAT_RATE": 50}``), passed as ``QUART_*`` variables.
-    ``redis=False`` shows what breaks without it; ``proxy=False`` leaves nginx out.
+    ``redis=False`` shows what breaks without it; ``proxy=False`` leaves nginx out. Running
+    it again (a re-run cell) replaces the deployment of the same ``name``.
     """
     require("redis-server", "nginx")
-    folder = Path(tempfile.mkdtemp(prefix="videoshare-site-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-site-"))
     settings = {"SECRET_KEY": secrets.token_hex(32), "VIDEO_DIR": str(folder / "videos"),
                 "TRUSTED_PROXIES": [PROXY_ADDRESS], **(config or {})}
     env = {f"QUART_{key}": value if isinstance(value, str) else json.dumps(value) for key, value in settings.items()}
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'videoshare.sqlite'}"
     if not tls:  # plain HTTP: cookies must not be Secure-only, or clients other than browsers drop them
         env.update(QUART_SESSION_COOKIE_SECURE="false", QUART_QUART_AUTH_COOKIE_SECURE="false")
-    site = Site(url="", ws_url="", folder=folder, env=env, workers=workers)
+    site = Site(url="", ws_url="", folder=folder, env=env, workers=workers, name=name)
     try:
         migrate(env["DATABASE_URL"])
         if redis:
-            site.redis = redis_server(name="videoshare-redis")
+            site.redis = redis_server(name=f"{name}-redis")
             env["QUART_REDIS_URL"] = site.redis.url
         site._start_machines(machines)
         if proxy:
-            site.nginx = nginx([m.url for m in site.machines], name="videoshare-nginx", tls=tls,
+            site.nginx = nginx([m.url for m in site.machines], name=f"{name}-nginx", tls=tls,
                                source_address=PROXY_ADDRESS, max_body="250m")
             site.url, site.ws_url = site.nginx.url, site.nginx.ws_url
         else:
