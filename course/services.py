@@ -22,6 +22,7 @@ they run as the ``nobody`` user: neither needs any privilege for a port above 10
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 
 from ._base import BaseServer, ServerError
-from ._process import ServerProcess
+from ._process import ServerProcess, _free_port
 from ._setup import server_files
 
 __all__ = ["Service", "missing", "nginx", "redis_server", "require"]
@@ -83,6 +84,7 @@ class Service(BaseServer):
         self.folder = Path(tempfile.mkdtemp(prefix=f"course-{name}-"))
         self.argv: list[str] = []  # the command, set by redis_server() or nginx()
         self.files: dict[str, str] = {}  # files written into the folder before each start
+        self.check = None  # check(sock) -> True once it answers; None: listening is enough
         self.process: ServerProcess | None = None
 
     @property
@@ -121,10 +123,8 @@ class Service(BaseServer):
     def kill(self) -> None:
         """SIGKILL, as when its machine dies: no goodbye to any client. ``start()`` brings it back."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.stop(grace=0)
 
     def stop(self, grace: float = 5.0) -> None:
@@ -147,30 +147,25 @@ class Service(BaseServer):
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                return self.ready(sock)
+                return self.check is None or self.check(sock)
         except OSError:
             return False
-
-    def ready(self, sock: socket.socket) -> bool:
-        """Is the program on the other end of ``sock`` ready? (Listening is enough by default.)"""
-        return True
 
 
 def redis_server(name: str = "redis") -> Service:
     """A started ``redis-server`` for pub/sub and counters: no persistence, loopback only."""
     require("redis-server")
-    service = _Redis(name, "redis")
-    service.url = f"redis://127.0.0.1:{service.port}/0"
+    service = Service(name, "redis")
+    service.url, service.check = f"redis://127.0.0.1:{service.port}/0", _pong
     service.argv = ["redis-server", "--port", str(service.port), "--bind", "127.0.0.1",
                     "--dir", str(service.folder), "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--protected-mode", "yes"]
     return service.start()
 
 
-class _Redis(Service):
-    def ready(self, sock: socket.socket) -> bool:
-        sock.sendall(b"PING\r\n")
-        return sock.recv(64).startswith(b"+PONG")  # loaded and answering, not just listening
+def _pong(sock: socket.socket) -> bool:
+    sock.sendall(b"PING\r\n")
+    return sock.recv(64).startswith(b"+PONG")  # loaded and answering, not just listening
 
 
 NGINX_CONF = """\
@@ -252,9 +247,3 @@ def nginx(upstreams: list[str], *, name: str = "nginx", tls: bool = False, max_b
     service.argv = ["nginx", "-p", str(service.folder), "-c", str(service.folder / "nginx.conf"),
                     "-e", str(service.folder / "error.log")]
     return service.start()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
