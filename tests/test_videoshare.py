@@ -689,3 +689,28 @@ def test_the_module_level_app_is_a_fresh_factory_product():
     import apps.videoshare
 
     assert apps.videoshare.app is not create_app() and apps.videoshare.app.name == "apps.videoshare"
+
+
+# --- the container files (documentation, not run here): they must not drift from what is tested -------------
+
+DOCKER = Path(__file__).resolve().parent.parent / "apps" / "videoshare" / "docker"
+
+
+def test_the_docker_nginx_conf_has_every_proxy_directive_the_tests_run():
+    from course.services import NGINX_CONF
+
+    def directives(text: str) -> list[str]:
+        lines = (line.split("#")[0].strip() for line in text.splitlines())
+        return [line for line in lines if line.startswith(("proxy_", "map ", "keepalive")) and "{folder}" not in line]
+
+    tested = [line.replace("{timeout}", "3600").replace("{{", "{").replace("}}", "}") for line in directives(NGINX_CONF)]
+    documented = set(directives((DOCKER / "nginx.conf").read_text()))
+    assert len(tested) > 10 and [line for line in tested if line not in documented] == []
+
+
+def test_the_dockerfile_installs_pinned_packages_that_exist_in_requirements():
+    pattern = re.search(r"grep -E '(\^\(.*?\)==)'", (DOCKER / "Dockerfile").read_text()).group(1)
+    requirements = (DOCKER.parent.parent.parent / "requirements.txt").read_text().splitlines()
+    names = re.search(r"\((.*)\)", pattern).group(1).split("|")
+    found = {name: [line for line in requirements if re.match("^(" + name + ")==", line)] for name in names}
+    assert len(names) > 10 and [name for name, lines in found.items() if not lines] == []
