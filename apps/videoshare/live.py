@@ -37,28 +37,23 @@ async def events():
     """The signed-in user's notifications: their videos' processing, and new videos on the site.
 
     It opens with a snapshot of the user's newest videos in whatever state they are (so a
-    page that connects late, or reconnects, misses nothing), then forwards what the relay brings. It ends after
-    SSE_MAX_AGE seconds (the browser reconnects and is checked again) or when the worker drains.
+    page that connects late, or reconnects, misses nothing), then forwards what the relay
+    brings. It ends after SSE_MAX_AGE seconds (the browser reconnects and is checked again)
+    or when the worker drains (at once, if it is draining already).
     """
     await require_handshake()
     user = await current_account()
-    config, extensions = current_app.config, current_app.extensions
-    relay, drain = extensions["relay"], extensions["drain"]
-    async with db.new_session() as session:  # a short session: a stream must not hold a connection
-        newest = (await session.scalars(select(Video).where(Video.owner_id == user.id)
-                                        .order_by(Video.id.desc()).limit(SNAPSHOT_VIDEOS))).all()
-    snapshot = {"worker": extensions["worker"], "relay": relay.state,
-                "videos": [video.to_dict() for video in newest]}
+    app, config = current_app._get_current_object(), current_app.config
+    relay, drain = app.extensions["relay"], app.extensions["drain"]
 
     async def stream():
-        yield sse(json.dumps(snapshot), event="hello", retry=config["SSE_RETRY_MS"])
-        if drain.started.is_set():
-            yield sse("{}", event="restart")  # a worker on its way out: the browser tries another
-            return
-        # Not asyncio.timeout() here: in a generator, its cancellation would hit whatever
-        # task is iterating it (Quart's sender), not the wait it was meant for.
-        until = asyncio.get_running_loop().time() + config["SSE_MAX_AGE"]
         async with relay.subscribe(f"user:{user.id}") as mine, relay.subscribe("site") as site:
+            # Subscribed first, the snapshot second: nothing can happen unseen in between.
+            # (News from before the snapshot may follow it: the page keeps the newest state.)
+            yield sse(json.dumps(await _snapshot(app, user.id)), event="hello", retry=config["SSE_RETRY_MS"])
+            # Not asyncio.timeout() for the maximum age: in a generator its cancellation would
+            # hit whatever task is iterating it (Quart's sender), not the wait it was meant for.
+            until = asyncio.get_running_loop().time() + config["SSE_MAX_AGE"]
             async for message in _merged([mine, site], drain.started, config["SSE_HEARTBEAT"], until):
                 if message is None:
                     yield ": heartbeat\n\n"
@@ -70,6 +65,15 @@ async def events():
                                               "X-Accel-Buffering": "no"})
     response.timeout = None  # RESPONSE_TIMEOUT would cut the stream off
     return response
+
+
+async def _snapshot(app, user_id: int) -> dict:
+    """This worker, the relay's state, and the user's newest videos in whatever state they are."""
+    async with db.new_session(app) as session:  # a short session: a stream must not hold a connection
+        newest = (await session.scalars(select(Video).where(Video.owner_id == user_id)
+                                        .order_by(Video.id.desc()).limit(SNAPSHOT_VIDEOS))).all()
+    return {"worker": app.extensions["worker"], "relay": app.extensions["relay"].state,
+            "videos": [video.to_dict() for video in newest]}
 
 
 async def _merged(inboxes: list[asyncio.Queue], stop: asyncio.Event, heartbeat: float, until: float):

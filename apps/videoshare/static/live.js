@@ -28,7 +28,12 @@
     say(down ? "Live updates are paused: the message relay (Redis) is down. They resume when it is back." : "");
   });
 
+  // A video only moves forward (queued, processing, then ready or failed): older news that
+  // arrives after newer (a snapshot and an event crossing) is dropped.
+  const rank = (video) => ({ queued: 0, processing: 1 + (video.progress || 0) / 2, ready: 2, failed: 2 })[video.status];
   function show(video, isNews = true) {
+    const known = latest.get(video.id);
+    if (known && rank(video) < rank(known)) return;
     latest.set(video.id, video);
     for (const item of document.querySelectorAll(`[data-video-id="${video.id}"]`)) {
       const status = item.querySelector(".status");
