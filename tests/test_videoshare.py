@@ -509,6 +509,18 @@ async def test_chat_messages_reach_everyone_in_the_room_in_order(client, served,
             assert lines == [("ada", f"line {n}", n * 0.5) for n in range(3)]
 
 
+async def test_a_websocket_through_a_trusted_proxy_is_still_a_websocket(tmp_path, sample):
+    """X-Forwarded-Proto says "https"; a websocket's scheme is "wss" (Hypercorn's ProxyFixMiddleware
+    copies "https" in, and Quart's router then refuses the websocket with a 400)."""
+    app = make_app(tmp_path, TRUSTED_PROXIES=["127.0.0.2"])
+    async with app.test_app() as served:
+        client = served.test_client()
+        video = await uploaded(client, await sign_up(client), sample)
+        async with client.websocket(f"/videos/{video['id']}/chat", scheme="ws", scope_base={"client": ("127.0.0.2", 4000)},
+                                    headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}) as chat:
+            assert json.loads(await chat.receive())["type"] == "welcome"
+
+
 @pytest.mark.parametrize(("frame", "words"), [
     (b"\x00binary", "text frames"),
     ("not json", "malformed JSON"),
