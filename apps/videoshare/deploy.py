@@ -70,7 +70,8 @@ class Site:
         for machine in self.machines:
             while len(re.findall(r"Running on http", machine.output)) < self.workers:
                 if not machine.running or time.monotonic() > deadline:
-                    raise ServerError(f"{machine.name}: its workers did not start:\n{machine.output[-3000:]}")
+                    why = f"exited with code {machine.process.poll()}" if not machine.running else f"not within {timeout} s"
+                    raise ServerError(f"{machine.name}: its workers did not start ({why}):\n{machine.output[-3000:]}")
                 time.sleep(0.05)
 
     @property

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from quart import Quart
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from .models import Video, db
 from .relay import RelayUnavailable
@@ -141,7 +142,12 @@ class Processor:
     async def _run(self) -> None:
         config = self.app.config
         while True:
-            video = await self._claim()
+            try:
+                video = await self._claim()
+            except OperationalError as error:  # the database is busy or away: not a reason to stop
+                log.warning("processing: could not look for work (%s); trying again", error.orig)
+                await asyncio.sleep(1)
+                continue
             if video is None:
                 # Nothing to do: wait for an upload here, or poll now and then for uploads to
                 # other processes whose processor is busy, and for claims that went stale.
