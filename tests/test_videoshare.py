@@ -588,6 +588,22 @@ async def test_draining_closes_chats_with_1012_ends_streams_and_refuses_new_work
         await events.aclose()
 
 
+async def test_a_frame_over_the_limit_closes_the_chat_with_1009_and_the_server_stays_clean(tmp_path, sample):
+    app = make_app(tmp_path)
+    with serve(app, tls=True) as server:
+        ada = await asyncio.to_thread(lambda: Visitor(server.url, "ada", verify=tls_context()).sign_up())
+        video = await asyncio.to_thread(lambda: ada.wait_until_ready(ada.upload(sample)["id"]))
+        async with ada.chat(video["id"]) as chat:
+            await chat.until("welcome")
+            await chat.socket.send(b"")  # an empty binary frame: an error, not a crash
+            assert "text frames" in (await chat.until("error"))["error"]
+            await chat.socket.send("x" * 5000)  # over WEBSOCKET_MAX_MESSAGE (4096)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await chat.until("never")
+            assert closed.value.rcvd.code == 1009
+        assert (await asyncio.to_thread(ada.http.get, "/healthz")).status_code == 200
+
+
 async def _begin_drain(app) -> None:
     app.extensions["drain"].begin()
 
