@@ -22,8 +22,9 @@ the messages, so a view stuck forever would never hear of it: a websocket whose 
 takes nothing for ``WEBSOCKET_QUEUE_TIMEOUT`` seconds while its queue is full is closed
 (1008). A message longer than ``WEBSOCKET_MAX_MESSAGE`` closes the websocket (1009)
 before Quart queues it. Limits at the server come first, since it holds a message whole
-before the app sees it (uvicorn's ``--ws-max-size``; Hypercorn's ``websocket_max_message_size``,
-chapter 18); these are the app's own, and hold under any server.
+before the app sees it (uvicorn's ``--ws-max-size`` and ``--ws-per-message-deflate false``;
+for Hypercorn 0.18, the kit's fix in a config module, chapter 18); these are the app's own,
+and hold under any server.
 
 Also smoothed over here: an empty binary frame reaches Quart as ``{"bytes": b""}``
 without "text" under uvicorn (Quart 0.22 and 0.23 raise ``KeyError: 'text'``) and

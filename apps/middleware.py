@@ -15,7 +15,9 @@ client could send them. Behind proxies you run, say so in the environment:
 ``/ws`` refuses messages over ``WS_MAX_MESSAGE`` characters (close code 1009) and browser
 pages from origins not in ``WS_ALLOWED_ORIGINS``. The app sees a message only after the
 server has received all of it, so give the server a limit too: ``uvicorn --ws-max-size
-65536``, or ``websocket_max_message_size = 65536`` in a Hypercorn config file.
+65536 --ws-per-message-deflate false``. Hypercorn 0.18 keeps what it refuses, so a smaller
+``websocket_max_message_size`` alone makes things worse: chapter 18 applies the kit's fix
+in a ``--config python:`` module run with ``-w 0``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Accept large uploads safely: stream to disk, check the name, limit size, time and crowd, clean up.
+"""Accept large uploads safely: the finished app of 11_request_streaming.
+
+It streams to disk, checks the name, limits size, time and crowd, and cleans up.
 
 Run it: ``hypercorn apps.upload:app`` or ``uvicorn apps.upload:app``, then open
 http://127.0.0.1:8000/ for a page with a progress bar, or upload from a shell:
@@ -19,6 +21,7 @@ never done) and a number at once (``MAX_CONCURRENT_UPLOADS``: past it, 503 with
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 import uuid
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import aiofiles
 from quart import Quart, abort, redirect, request
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from apps import limits
 from apps.errors import json_errors
@@ -35,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Generated, never committed (git-ignored); COURSE_UPLOAD_DIR points elsewhere (tests, benchmarks).
 UPLOADS = Path(os.environ.get("COURSE_UPLOAD_DIR") or ROOT / "uploads")
 WRITE_SIZE = 1024 * 1024  # gather the body's small chunks into 1 MiB writes
+# The disk, or the user's quota, is full (Windows has no EDQUOT).
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 # A name we are happy to put on disk: letters, digits, dot, dash, underscore; no
 # leading dot (hidden files, "." and ".."), no slash or backslash, at most 100 characters.
@@ -42,6 +47,13 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Names Windows keeps for devices, whatever the extension ("nul.txt" too): a course
 # folder may be opened on Windows, or synced to it.
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10))}
+
+
+class InsufficientStorage(HTTPException):
+    """507 (RFC 4918): the disk is full. A state of the server, said as such, not a 500."""
+
+    code = 507
+    description = "the server has no room for this upload"
 
 
 def is_safe_name(name: str) -> bool:
@@ -100,6 +112,11 @@ async def save_body(destination: Path, limit: int, idle_timeout: float, deadline
     except IsADirectoryError:  # a folder of that name appeared meanwhile
         partial.unlink(missing_ok=True)
         abort(409, f"{destination.name} is a folder")
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        if error.errno in DISK_FULL:  # not a bug: say so (507), and the partial file is gone
+            raise InsufficientStorage() from None
+        raise
     except BaseException:  # includes CancelledError (the client went away): clean up, re-raise
         partial.unlink(missing_ok=True)
         raise

@@ -1,4 +1,4 @@
-"""Stream a video the way players expect: byte ranges, so the player can seek.
+"""Stream a video the way players expect, with byte ranges: the finished app of 12_response_streaming.
 
 Run it: ``hypercorn apps.video:app`` or ``uvicorn apps.video:app``, then open
 http://127.0.0.1:8000/. The sample video is made once by ``python -m course setup``
@@ -8,10 +8,15 @@ A ``<video>`` element never downloads a file from start to end. It asks for
 ``Range: bytes=0-``, reads the header of the file, and when you drag the slider
 it asks for ``Range: bytes=<somewhere in the middle>-``. A server that ignores
 the header (a plain streamed 200) leaves the player unable to jump ahead.
+
+Every response holds a connection and an open file until it ends, and a client that
+reads a few bytes now and then never ends it: ``MEDIA_DEADLINE`` (an hour) does. A
+player that is cut off can ask for the rest with a new Range request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 import re
@@ -152,17 +157,49 @@ def send_ranged(path: Path) -> Response:
     headers["Content-Length"] = str(length)
     body = _nothing() if request.method == "HEAD" else _file_chunks(path, start, length)
     response = Response(body, status, headers)
-    response.timeout = None  # a film may take longer than RESPONSE_TIMEOUT (60 s) to send
+    response.timeout = None  # a film may take longer than RESPONSE_TIMEOUT (60 s): see Deadline
     return response
 
 
+class Deadline:
+    """ASGI middleware: give every HTTP exchange ``MEDIA_DEADLINE`` seconds, then end it.
+
+    At the deadline the app hears that the client has gone (``http.disconnect``), as when
+    a client hangs up: Quart cancels the response, the file is closed, and the server
+    closes the connection, on Quart 0.22 and 0.23 alike. (Quart's own ``response.timeout``
+    only stops the sending: on 0.23 the connection then stays open, Quart waiting to hear
+    from the client.)
+    """
+
+    def __init__(self, app: Quart, asgi_app) -> None:
+        self.app, self.asgi_app = app, asgi_app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.asgi_app(scope, receive, send)
+        deadline = asyncio.get_running_loop().time() + self.app.config["MEDIA_DEADLINE"]
+
+        async def receive_until_deadline() -> dict:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await receive()
+            except TimeoutError:
+                return {"type": "http.disconnect"}
+
+        await self.asgi_app(scope, receive_until_deadline, send)
+
+
 def create_app(config: dict | None = None) -> Quart:
-    """A new video app; ``config`` may set MEDIA_DIR (tests use a temporary folder)."""
+    """A new video app; ``config`` may set MEDIA_DIR (tests use a temporary folder) and MEDIA_DEADLINE."""
     app = Quart(__name__, static_folder=str(ROOT / "static"))
-    app.config["MEDIA_DIR"] = MEDIA
-    app.config.update(config or {})
+    app.config.update({
+        "MEDIA_DIR": MEDIA,
+        "MEDIA_DEADLINE": 3600,  # seconds for one response, however steadily the client reads
+        **(config or {}),
+    })
     app.config["MEDIA_DIR"] = Path(app.config["MEDIA_DIR"])
     json_errors(app)  # every error as JSON {"error": ...}: see apps/errors.py
+    app.asgi_app = Deadline(app, app.asgi_app)
 
     @app.get("/")
     async def index():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import time
 
@@ -174,6 +175,30 @@ async def test_a_slow_disk_holds_back_the_client_instead_of_filling_memory(folde
     assert held <= 3 * MiB + 128 * KiB, f"{held / MiB:.1f} MiB held"
 
 
+class FullDisk:
+    """aiofiles.open() for a disk with no room left: the file opens, every write fails."""
+
+    def __init__(self, path, mode):
+        self.file = open(path, mode)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.file.close()
+
+    async def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+async def test_a_full_disk_answers_507_and_leaves_nothing(app, folder, monkeypatch):
+    monkeypatch.setattr(apps.upload.aiofiles, "open", FullDisk)
+    response = await app.test_client().put("/files/big.bin", data=b"x" * (LIMIT // 2))
+    assert response.status_code == 507
+    assert "room" in (await response.get_json())["error"]
+    assert leftovers(folder) == []
+
+
 # --- time and crowd (the kit's Hypercorn) ---------------------------------------------------------
 
 
@@ -318,7 +343,10 @@ def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[st
 
 
 @pytest.mark.browser
-def test_the_upload_controls_fit_a_notebook_frame(browser, served):
+def test_the_upload_controls_and_list_fit_a_notebook_frame(browser, served, folder):
+    """Chapter 11 shows the page with show(..., height=420): controls and list in view."""
+    for n in range(8):  # a list long enough to reach its own scroll limit
+        (folder / f"file{n}.bin").write_bytes(b"x" * 1000)
     below = _in_a_notebook_frame(browser, served.url, "static/upload.html", 420,
-                                 ["file", "send", "progress", "status"])
+                                 ["file", "send", "progress", "status", "files"])
     assert all(overflow <= 0 for overflow in below.values()), below

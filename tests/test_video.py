@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import httpx
+import psutil
 import pytest
 
 from apps.video import Unsatisfiable, create_app, parse_range
@@ -161,6 +164,40 @@ def test_ranges_over_a_real_server(served):
     assert head.status_code == 200 and head.headers["Content-Length"] == str(SIZE)
 
 
+def test_a_reader_that_never_catches_up_meets_the_deadline(tmp_path):
+    """A client that takes a few bytes now and then holds a connection and an open file for as
+    long as the response lasts: without a deadline, for ever. MEDIA_DEADLINE ends the response."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(16 * 1024 * 1024))  # more than the socket buffers on the way hold
+    app = create_app({"MEDIA_DIR": tmp_path, "MEDIA_DEADLINE": 0.5})
+
+    def file_open() -> bool:
+        return any(f.path == str(big) for f in psutil.Process().open_files())  # the server runs in this process
+
+    with serve(app, name="video-test") as server, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /media/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        received, opened, guard = 0, False, time.monotonic() + 10
+        while time.monotonic() < guard:  # 4 KiB every 20 ms, until the server lets go of the file
+            received += len(sock.recv(4096))
+            opened = opened or file_open()
+            if opened and not file_open():
+                break
+            time.sleep(0.02)
+        still_open = file_open()
+        ended = False
+        try:
+            while chunk := sock.recv(1 << 20):  # now read fast: what the server sent before it stopped
+                received += len(chunk)
+            ended = True  # the server closed the connection
+        except TimeoutError:
+            pass
+    assert opened and not still_open, "the response still held the file after its deadline"
+    assert ended and received < big.stat().st_size, f"{received} bytes, connection closed: {ended}"
+
+
 def test_runs_under_the_real_servers(run_app, media):
     server = run_app("apps.video:app", env={"COURSE_MEDIA_DIR": str(media)})
     response = httpx.get(server.url + "/media/clip.bin", headers={"Range": "bytes=-10"})
@@ -213,7 +250,7 @@ def _wait_for(browser, script, timeout):
 
 @pytest.mark.browser
 def test_without_range_support_the_player_cannot_seek(browser):
-    """The contrast case of notebook 10: a plain streamed 200 leaves nothing seekable."""
+    """The contrast case of chapter 12: a plain streamed 200 leaves nothing seekable."""
     import aiofiles
     from quart import Quart, Response
 
