@@ -58,7 +58,7 @@ class Site:
     def _start_machines(self, count: int, timeout: float = 60) -> None:
         """``count`` machines, each ``hypercorn --workers N`` on a port of its own; back when all listen."""
         command = ["hypercorn", "--config", str(HERE / "hypercorn.toml"), "--workers", str(self.workers),
-                   "--bind", "fd://{fd}", "apps.videoshare:app"]
+                   "--bind", "fd://{fd}", "apps.videoshare.worker:app"]
         # serve_command() hands each its listening socket, so with ready=None it returns at once
         # (from this thread: a server started from a thread that ends is told to stop), and the
         # machines start side by side.
