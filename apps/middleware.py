@@ -175,8 +175,15 @@ class ProxyHeaders:
         if hops and scope["type"] in ("http", "websocket"):
             # legacy mode reads X-Forwarded-*; trusted_hops=1 takes the last address in
             # X-Forwarded-For, the one our own proxy appended, not what the client claimed.
-            proxy_fix = ProxyFixMiddleware(self.app, mode="legacy", trusted_hops=hops)
+            proxy_fix = ProxyFixMiddleware(self._websocket_scheme, mode="legacy", trusted_hops=hops)
             return await proxy_fix(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    async def _websocket_scheme(self, scope, receive, send) -> None:
+        # Hypercorn 0.18 copies X-Forwarded-Proto ("https") into a websocket's scope, where ASGI
+        # wants "wss": Quart would refuse the websocket with a 400.
+        if scope["type"] == "websocket" and scope.get("scheme") in ("http", "https"):
+            scope = {**scope, "scheme": "wss" if scope["scheme"] == "https" else "ws"}
         await self.app(scope, receive, send)
 
 

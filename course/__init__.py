@@ -17,6 +17,8 @@ Cheat sheet::
     proc.url, proc.output, proc.stop()  # a real server process, always stopped
     stop_all()                          # every server and process this kernel started
 
+    from course.services import redis_server, nginx   # Redis and nginx beside your app (the capstone)
+
 Servers keep running between cells, so the pages you look at stay alive; they stop
 when you stop them, restart the kernel, or shut it down.
 """

@@ -26,12 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ._base import BaseServer, ServerError, bind, replace
 
 ROOT = Path(__file__).resolve().parent.parent
 # Exec the command through a one-line launcher that asks Linux to SIGTERM it if the kernel dies.
+# Linux sends that signal when the *thread* that started the process ends: so every process is
+# started from one thread that lives as long as the kernel, never from a short-lived one.
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="course-spawn")
 _TIE_TO_PARENT = ("import ctypes, os, sys\n"
                   "try: ctypes.CDLL(None).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM\n"
                   "except (OSError, AttributeError): pass\n"
@@ -51,10 +55,10 @@ class ServerProcess(BaseServer):
         # "apps.hello:app" is imported from cwd, whichever copy of the course is installed.
         path = os.pathsep.join(filter(None, [str(cwd), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.process = subprocess.Popen(
-            launcher + command, cwd=cwd, env=env,
+        self.process = _SPAWNER.submit(
+            subprocess.Popen, launcher + command, cwd=cwd, env=env,
             pass_fds=[sock.fileno()] if sock else [], start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT).result()
         self.pid = self.process.pid
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 import httpx
@@ -90,6 +92,13 @@ async def test_proxy_headers_from_one_trusted_hop_are_applied(behind_proxy):
     assert who["client"] == "203.0.113.9"  # the address our proxy appended, not the client's claim
     assert who["scheme"] == "https"
     assert who["external_url"] == "https://shop.example/whoami"
+
+
+async def test_a_websocket_behind_an_https_proxy_is_still_a_websocket(behind_proxy):
+    """Hypercorn's ProxyFixMiddleware copies X-Forwarded-Proto (https) into a websocket's scope,
+    where ASGI wants wss: Quart then refused the websocket with a 400."""
+    async with behind_proxy.websocket("/ws", headers={"X-Forwarded-Proto": "https"}) as ws:
+        assert "request_id" in json.loads(await asyncio.wait_for(ws.receive(), 5))
 
 
 async def test_a_forwarded_prefix_goes_into_root_path_and_url_for(behind_proxy):
