@@ -243,7 +243,7 @@ def _wrap(text: str, width: int) -> list[str]:
 def _long(rows: list[Row]) -> list[str]:
     """One line per figure: name, value, unit, limit, ratio, and what the limit is."""
     vs_width = max([2] + [len(row.vs) for row in rows if row.limit])
-    name_width = min(max(len(row.name) for row in rows), WIDTH - 40 - vs_width)
+    name_width = min(max(len(row.name) for row in rows), WIDTH - 36 - vs_width)
     lines = [f"{'figure':<{name_width}} {'value':>9} {'unit':<6} {'limit':>9} {'ratio':>6}  vs"]
     for row in rows:
         value, unit, limit = _shown(row)

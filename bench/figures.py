@@ -108,11 +108,11 @@ def limits(quick: bool = True, again: bool = False) -> dict:
     _best(store, "write", file_write_rate(mode.size, str(data.uploads)), True)
     file_read_rate(str(data.big))  # warm the page cache, as a served file's would be
     _best(store, "read", file_read_rate(str(data.big)), True)
-    _best(store, "range", _pread_ms(data.big, mode.rounds), False)
+    _best(store, "range", plain_read_ms(data.big, mode.rounds), False)
     return store
 
 
-def _pread_ms(path: Path, runs: int) -> float:
+def plain_read_ms(path: Path, runs: int) -> float:
     """Median milliseconds of a plain read of the file's last MiB: the floor of a Range request."""
     size, times = path.stat().st_size, []
     with open(path, "rb", buffering=0) as source:
