@@ -286,7 +286,11 @@ def _columns(rows: list[Row]) -> list[str]:
             micro = unit == "ms" and all(row.value is None or abs(row.value) < 1 for row in here if row) \
                 and all(not row.limit or row.limit < 1 for row in here if row)
             scale, shown_unit = (1000, "µs") if micro else (1, unit)
-            limit = next((number(row.limit * scale, shown_unit) for row in here if row and row.limit), "")
+            # One limit for the line if every column was measured against the same one (one run);
+            # rows from separate runs each keep their own, on a line of its own.
+            found = [row.limit for row in here if row and row.limit]
+            same = bool(found) and all(abs(other - found[0]) <= 1e-9 * abs(found[0]) for other in found)
+            limit = number(found[0] * scale, shown_unit) if same else ""
             values, ratios = [], []
             for row in here:
                 if row is None or row.value is None:
@@ -303,6 +307,9 @@ def _columns(rows: list[Row]) -> list[str]:
             if any(ratios):
                 vs = next(row.vs for row in here if row and row.limit)
                 kind = "×" if unit in FLOOR_UNITS else "of"
+                if not same:
+                    own = [number(row.limit * scale, shown_unit) if row and row.limit else "" for row in here]
+                    lines.append(f"{f'  {vs}'[:label]:<{label}} {'':>9}" + "".join(f" {v:>{cell}}" for v in own))
                 lines.append(f"{f'  {kind} {vs}'[:label]:<{label}} {'':>9}" + "".join(f" {r:>{cell}}" for r in ratios))
         lines.append("")
     for reason, letter in reasons.items():

@@ -1,16 +1,23 @@
-"""The servers group's figures: what one server does with the course's apps, and the machine's limits.
+"""The servers group's figures: the course's apps under each server, next to the machine's limits.
 
-``measure(name, server, quick)`` starts ``bench.site:app`` under the server with
-``course.serve_command`` and returns its rows; ``limits(quick)`` measures (once per
-mode and process) what the same clients reach against the raw asyncio reference
-server, a plain file write and a plain file read. Any step that fails becomes a row
-without a value whose note says why; the other steps still run.
+``measure(names, quick)`` starts ``bench.site:app`` under each named server of
+``bench.servers.SERVERS`` with ``course.serve_command``, and the raw asyncio
+reference server of ``bench.load`` beside them. Short figures (small requests,
+HTTP/2, websocket echo, chat fan-out) are taken in rounds: in each round the
+reference server first, then every server in turn, so that a busy minute on a
+shared machine weighs on all of them alike. A figure is the median of its rounds;
+a limit the best of them (a busy machine only ever lowers a ceiling or raises a
+floor). Long figures (the big upload and download) alternate with their limit (a
+file write, a file read) and keep the best run of each. Idle connections are held
+by a fresh process each: a used one would reuse memory it freed. A step that fails
+becomes a cell without a figure, whose note says why; the other steps still run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -18,34 +25,34 @@ import statistics
 import tempfile
 import time
 import uuid
+from importlib import metadata
 from pathlib import Path
 
-from bench import MiB, Row, Sampler, file_read_rate, file_write_rate
+from bench import FLOOR_UNITS, MiB, Row, Sampler, file_read_rate, file_write_rate
 from bench.load import (LoadError, StreamClient, WebSocketClient, curl_download, curl_upload, h2load,
                         open_many, percentile, reference_command, wrk)
-from course import serve_command
+from course import ServerError, serve_command
 
 GROUP = "servers"
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-WS_ROUNDS, FAN_CLIENTS = 500, 100
+FAN_CLIENTS = 100
 
 
 class Mode:
-    """Sizes and durations of a run."""
+    """Sizes, durations and rounds of a run."""
 
     def __init__(self, quick: bool) -> None:
         self.quick = quick
         self.size = (64 if quick else 1024) * MiB
-        self.seconds = 1.0 if quick else 3.0
-        self.runs = 1 if quick else 3
+        self.seconds = 1.0 if quick else 3.0  # of each wrk run (whole seconds)
+        self.h2_seconds = 0.5 if quick else 3.0  # of each h2load run, after its 0.3 s warm-up
+        self.rounds = 1 if quick else 3  # of each short figure
+        self.long_runs = 1 if quick else 2  # of each upload and download, and of its limit
         self.levels = [1000] if quick else [1000, 5000, 10000]
-        self.rounds = 100 if quick else WS_ROUNDS
+        self.echoes = 100 if quick else 500
         self.fan_messages = 50 if quick else 500
-
-    @property
-    def size_label(self) -> str:
-        return f"{self.size // MiB} MiB" if self.size < 1024 * MiB else f"{self.size // (1024 * MiB)} GiB"
+        self.size_label = f"{self.size // MiB} MiB" if self.size < 1024 * MiB else f"{self.size // 1024**3} GiB"
 
 
 class Files:
@@ -68,48 +75,14 @@ class Files:
         self.env = {"COURSE_UPLOAD_DIR": str(self.uploads), "COURSE_MEDIA_DIR": str(self.media)}
 
 
-_limits: dict[bool, dict] = {}
 _files: dict[bool, Files] = {}
 
 
 def files(quick: bool) -> Files:
+    """The big file of the mode (made once per process, removed at exit)."""
     if quick not in _files:
         _files[quick] = Files(Mode(quick).size)
     return _files[quick]
-
-
-def _best(store: dict, key: str, value: float, higher: bool) -> None:
-    old = store.get(key)
-    store[key] = value if old is None else (max(old, value) if higher else min(old, value))
-
-
-def limits(quick: bool = True, again: bool = False) -> dict:
-    """The machine's limits for every figure (the best of the times they were measured)."""
-    if quick in _limits and not again:
-        return _limits[quick]
-    mode, store = Mode(quick), _limits.setdefault(quick, {})
-    data = files(quick)
-    with serve_command(reference_command(), name="bench reference server") as reference:
-        load = wrk(reference.url + "/", clients=10, seconds=mode.seconds)
-        _best(store, "rate", load["rate"], True)
-        _best(store, "p50", load["p50"], False)
-        _best(store, "p99", load["p99"], False)
-        h1 = h2load(reference.url + "/", clients=10, streams=1, seconds=mode.seconds, h1=True)
-        _best(store, "h2 rate", h1["rate"], True)
-        _best(store, "h2 p99", h1["p99"], False)
-        echo = asyncio.run(_echo(reference.port, mode.rounds))
-        _best(store, "echo p50", echo[0], False)
-        _best(store, "echo p99", echo[1], False)
-        _best(store, "fan-out", asyncio.run(_fan_out(reference.port, mode.fan_messages)), True)
-        for kind in ("SSE", "websocket"):
-            for level, held, per in asyncio.run(_hold(reference.port, reference.pid, kind, mode.levels)):
-                if held == level:
-                    _best(store, f"{kind} {level}", per, False)
-    _best(store, "write", file_write_rate(mode.size, str(data.uploads)), True)
-    file_read_rate(str(data.big))  # warm the page cache, as a served file's would be
-    _best(store, "read", file_read_rate(str(data.big)), True)
-    _best(store, "range", plain_read_ms(data.big, mode.rounds), False)
-    return store
 
 
 def plain_read_ms(path: Path, runs: int) -> float:
@@ -183,25 +156,32 @@ async def _fan_out(port: int, messages: int, clients: int = FAN_CLIENTS, burst: 
             member.close()
 
 
-async def _hold(port: int, pid: int, kind: str, levels: list[int]) -> list[tuple[int, int, float]]:
-    """Open idle SSE streams or websockets up to each level; (level, held, KiB per connection)."""
+async def _hold(port: int, pid: int, kinds: list[str], levels: list[int]) -> dict[str, list[tuple]]:
+    """Open idle SSE streams or websockets up to each level: {kind: [(level, held, KiB per connection)]}.
+
+    Several kinds are stacked on the same server (the first kind's connections stay open while
+    the next kind's open), so no kind reuses memory another one freed.
+    """
     numbers = iter(range(10**9))
-    factory = (lambda: StreamClient(HOST, "/events?interval=3600")) if kind == "SSE" else \
-        (lambda: WebSocketClient(HOST, f"/chat/idle{next(numbers)}"))
+    factories = {"SSE": lambda: StreamClient(HOST, "/events?interval=3600"),
+                 "websocket": lambda: WebSocketClient(HOST, f"/chat/idle{next(numbers)}")}
     memory = Sampler(pid)
-    base = memory.rss()
-    held: list = []
-    results = []
+    everyone: list = []
+    results: dict[str, list[tuple]] = {}
     try:
-        for level in levels:
-            held += await open_many(factory, HOST, port, level - len(held), timeout=60 + level / 50)
-            await asyncio.sleep(0.5)  # let the server finish what each new connection started
-            alive = [client for client in held if not client.closed.done()]
-            results.append((level, len(alive), (memory.rss() - base) * 1024 / max(1, len(alive))))
-            if len(alive) < level:
-                break
+        for kind in kinds:
+            base, held = memory.rss(), []
+            results[kind] = []
+            for level in levels:
+                held += await open_many(factories[kind], HOST, port, level - len(held), timeout=60 + level / 50)
+                await asyncio.sleep(0.3)  # let the server finish what each new connection started
+                alive = [client for client in held if not client.closed.done()]
+                results[kind].append((level, len(alive), (memory.rss() - base) * 1024 / max(1, len(alive))))
+                if len(alive) < level:
+                    break
+            everyone += held
     finally:
-        for client in held:
+        for client in everyone:
             client.close()
     return results
 
@@ -228,176 +208,287 @@ async def _ranges(port: int, path: str, size: int, runs: int) -> float:
     return statistics.median(times[3:])
 
 
-# --- one server --------------------------------------------------------------------------------
 
 
-class _Rows:
-    """Collects one server's rows; a failed step fills its rows with the reason instead."""
-
-    def __init__(self, server: str, store: dict) -> None:
-        self.server, self.store, self.rows = server, store, []
-
-    def add(self, name: str, unit: str, value: float | None, key: str = "", vs: str = "", target: str = "",
-            note: str = "") -> None:
-        row = Row(GROUP, name, value, unit, self.store.get(key) if key else None, target, vs, self.server,
-                  note if value is None else "")
-        row._limit_key = key  # final_limits() puts the best limit of the whole run here
-        self.rows.append(row)
-
-    def step(self, figures: list[tuple], func) -> None:
-        """``figures``: (name, unit, key, vs[, target]); ``func()`` returns their values in order."""
-        try:
-            values = func()
-        except (LoadError, OSError, TimeoutError) as error:
-            values = [None] * len(figures)
-            reason = str(error) or type(error).__name__
-        except Exception as error:  # noqa: BLE001 - one failed figure must not hide the others
-            values, reason = [None] * len(figures), f"failed: {error!r}"[:160]
-        for figure, value in zip(figures, values):
-            name, unit, key, vs, *target = figure
-            self.add(name, unit, value, key, vs, target[0] if target else "", "" if value is not None else reason)
+# --- the rows ------------------------------------------------------------------------------------
 
 
-def _start(server, data: Files, env: dict | None = None):
-    return serve_command(server.argv(), name=f"bench {server.label}", env={**data.env, **(env or {})},
-                         ready="/")
+class Table:
+    """Samples per (column, figure), and limits per key; ``rows()`` makes the cells."""
+
+    def __init__(self) -> None:
+        self.samples: dict[tuple, list] = {}
+        self.reasons: dict[tuple, str] = {}
+        self.limits: dict[str, list[float]] = {}
+        self.order: list[tuple] = []  # (column, name, unit, key, vs, target, pick)
+
+    def figure(self, column: str, name: str, unit: str, key: str = "", vs: str = "", target: str = "",
+               pick=statistics.median) -> tuple:
+        cell = (column, name, unit)
+        if cell not in self.samples:
+            self.samples[cell] = []
+            self.order.append((column, name, unit, key, vs, target, pick))
+        return cell
+
+    def add(self, cell: tuple, value: float) -> None:
+        self.samples[cell].append(value)
+
+    def fail(self, cell: tuple, reason: str) -> None:
+        self.reasons.setdefault(cell, reason)
+
+    def limit(self, key: str, value: float) -> None:
+        self.limits.setdefault(key, []).append(value)
+
+    def rows(self) -> list[Row]:
+        rows = []
+        for column, name, unit, key, vs, target, pick in self.order:
+            values = self.samples[(column, name, unit)]
+            found = self.limits.get(key)
+            limit = (min(found) if unit in FLOOR_UNITS else max(found)) if found else None
+            value = pick(values) if values else None
+            note = "" if values else self.reasons.get((column, name, unit), "not measured")
+            rows.append(Row(GROUP, name, value, unit, limit if value is not None else None, target,
+                            vs if limit else "", column, note))
+        return rows
 
 
-def measure(name: str, server, quick: bool, progress) -> list[Row]:
-    """Every figure of one server; see the module's docstring."""
-    mode, data = Mode(quick), files(quick)
-    progress("the machine's limits" if quick not in _limits else "starting")
-    store = limits(quick)
-    out = _Rows(server.label, store)
-    size = mode.size_label
-    progress("small requests")
-    with _start(server, data) as process:
-        url = process.url
-        out.step([("GET / 10 conns [wrk]", "req/s", "rate", "raw asyncio"),
-                  ("GET / 10 conns [wrk] p50", "ms", "p50", "raw asyncio"),
-                  ("GET / 10 conns [wrk] p99", "ms", "p99", "raw asyncio")],
-                 lambda: _median_load(lambda: wrk(url + "/", clients=10, seconds=mode.seconds), mode.runs))
-        h2 = [("h2c 1 conn x 10 [h2load]", "req/s", "h2 rate", "raw asyncio h1"),
-              ("h2c 1 conn x 10 [h2load] p99", "ms", "h2 p99", "raw asyncio h1")]
-        if server.http2:  # what it lacks, said in its cells
-            for figure, unit, key, vs in h2:
-                out.add(figure, unit, None, key, vs, note=server.http2)
-        else:
-            out.step(h2, lambda: _median_load(lambda: h2load(url + "/", clients=1, streams=10,
-                                                             seconds=mode.seconds), mode.runs, ("rate", "p99")))
-        progress("upload")
-        out.step([(f"upload {size}", "MiB/s", "write", "file write", ">= 90% of file write"),
-                  ("upload: memory growth", "MiB", "", "", "<= 16 MiB")],
-                 lambda: _upload(process, data, mode, store, "/files/"))
-        out.step([(f"upload {size}, no Quart", "MiB/s", "write", "file write")],
-                 lambda: _upload(process, data, mode, store, "/raw/files/")[:1])
-        progress("download")
-        out.step([(f"download {size}", "MiB/s", "read", "file read")],
-                 lambda: [curl_download(url + "/media/big.bin", "--http1.1")[0]])
-        out.step([("Range: last MiB", "ms", "range", "plain read")],
-                 lambda: [asyncio.run(_ranges(process.port, "/media/big.bin", mode.size, mode.rounds // 5))])
-        progress("websockets")
-        out.step([("websocket echo p50", "ms", "echo p50", "raw asyncio"),
-                  ("websocket echo p99", "ms", "echo p99", "raw asyncio")],
-                 lambda: asyncio.run(_echo(process.port, mode.rounds)))
-        out.step([(f"chat fan-out to {FAN_CLIENTS}", "msg/s", "fan-out", "raw asyncio")],
-                 lambda: [asyncio.run(_fan_out(process.port, mode.fan_messages))])
-    for kind in ("SSE", "websocket"):
-        progress(f"idle {kind} connections")
-        _idle(out, server, data, kind, mode)
-    return out.rows
+def _reason(error: BaseException) -> str:
+    if isinstance(error, (LoadError, ServerError, OSError, TimeoutError)):
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    else:
+        text = f"failed: {error!r}"
+    return text[:160]
 
 
-def _median_load(run, runs: int, keys=("rate", "p50", "p99")) -> list[float]:
-    results = [run() for _ in range(runs)]
-    return [statistics.median(result[key] for result in results) for key in keys]
+@contextlib.contextmanager
+def _attempt(table: Table, cells: list[tuple]):
+    """Run the with-block; if it fails, the cells get the reason (and the run goes on)."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - one failed figure must not hide the others
+        for cell in cells:
+            table.fail(cell, _reason(error))
 
 
-def _upload(process, data: Files, mode: Mode, store: dict, prefix: str) -> list[float]:
-    """A streamed upload of the big file: MiB/s and the server's peak memory growth (MiB)."""
+def _start(server, data: Files, argv: list[str] | None = None, env: dict | None = None, label: str = ""):
+    return serve_command(argv or server.argv(), name=f"bench {label or server.label}",
+                         env={**data.env, **(env or {})}, ready="/")
+
+
+# The short figures: (figure names and units with the result keys they take, the limit's keys, vs, how to
+# load a server, how to load the reference server). A name's unit says whether higher or lower is better.
+def _short(mode: Mode) -> list[tuple]:
+    def small(process) -> dict:
+        return wrk(process.url + "/", clients=10, seconds=mode.seconds)
+
+    def h2(process) -> dict:
+        return h2load(process.url + "/", clients=1, streams=10, seconds=mode.h2_seconds)
+
+    def h1_reference(process) -> dict:  # a raw HTTP/2 responder would need HPACK: not a floor any more
+        return h2load(process.url + "/", clients=10, streams=1, seconds=mode.h2_seconds, h1=True)
+
+    def echo(process) -> dict:
+        return dict(zip(("p50", "p99"), asyncio.run(_echo(process.port, mode.echoes))))
+
+    def fan_out(process) -> dict:
+        return {"rate": asyncio.run(_fan_out(process.port, mode.fan_messages))}
+
+    return [
+        ([("GET / [wrk], 10 conns", "req/s", "rate"), ("GET / [wrk] p50", "ms", "p50"),
+          ("GET / [wrk] p99", "ms", "p99")], "small", "raw asyncio", small, small),
+        ([("h2c, 10 streams [h2load]", "req/s", "rate"), ("h2c, 10 streams [h2load] p99", "ms", "p99")],
+         "h2", "raw asyncio h1", h2, h1_reference),
+        ([("websocket echo p50", "ms", "p50"), ("websocket echo p99", "ms", "p99")], "echo", "raw asyncio",
+         echo, echo),
+        ([(f"chat fan-out to {FAN_CLIENTS}", "msg/s", "rate")], "fan-out", "raw asyncio", fan_out, fan_out),
+    ]
+
+
+def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: bool = False) -> list[Row]:
+    """Every figure of the named servers, and (``quarts``) GET / with the other Quart on each."""
+    from bench.servers import SERVERS
+
+    mode, data, table = Mode(quick), files(quick), Table()
+    servers = {name: SERVERS[name] for name in names}
+    with contextlib.ExitStack() as running:
+        progress("starting the servers")
+        reference = running.enter_context(serve_command(reference_command(), name="bench reference server"))
+        processes, others = {}, {}
+        for name, server in servers.items():
+            try:
+                processes[name] = running.enter_context(_start(server, data))
+            except ServerError as error:  # every cell of that server says why
+                cells = [table.figure(server.label, figure, unit) for figures, *_ in _short(mode)
+                         for figure, unit, _ in figures] + list(_long_cells(server, mode, table).values())
+                for cell in cells:
+                    table.fail(cell, _reason(error))
+        if quarts:
+            others = _other_quarts(servers, processes, data, table, running)
+        for figures, key, vs, load, load_reference in _short(mode):
+            progress(figures[0][0])
+            for _ in range(mode.rounds):
+                with _attempt(table, []):
+                    result = load_reference(reference)
+                    for figure, unit, part in figures:
+                        table.limit(f"{key} {part}", result[part])
+                for name, process in processes.items():
+                    server = servers[name]
+                    cells = [table.figure(server.label, figure, unit, f"{key} {part}", vs)
+                             for figure, unit, part in figures]
+                    if key == "h2" and server.http2:  # what it lacks, said in its cells
+                        for cell in cells:
+                            table.fail(cell, server.http2)
+                        continue
+                    with _attempt(table, cells):
+                        result = load(process)
+                        for cell, (_, _, part) in zip(cells, figures):
+                            table.add(cell, result[part])
+                    if key == "small" and name in others:
+                        label, process_ = others[name]
+                        cell = table.figure(server.label, f"GET / [wrk], {label}", "req/s", "small rate",
+                                            "raw asyncio")
+                        with _attempt(table, [cell]):
+                            table.add(cell, load(process_)["rate"])
+        for name, process in processes.items():
+            progress(f"{name}: upload and download")
+            _long(servers[name], process, data, mode, table)
+    for name, server in servers.items():
+        progress(f"{name}: idle connections")
+        _idle(server, data, mode, table)
+    for key, value in _floors(mode).items():
+        table.limit(key, value)
+    rows = table.rows()
+    if quarts:
+        rows += _quart_ratios(rows)
+    return rows
+
+
+def _long_cells(server, mode: Mode, table: Table) -> dict:
+    size, label = mode.size_label, server.label
+    return {
+        "upload": table.figure(label, f"upload {size}", "MiB/s", "write", "file write", ">= 90% of file write",
+                               max),
+        "memory": table.figure(label, "upload: memory growth", "MiB", target="<= 16 MiB", pick=max),
+        "bare": table.figure(label, f"upload {size}, no Quart", "MiB/s", "write", "file write", pick=max),
+        "download": table.figure(label, f"download {size}", "MiB/s", "read", "file read", pick=max),
+        "range": table.figure(label, "Range: last MiB", "ms", "range", "plain read"),
+    }
+
+
+def _long(server, process, data: Files, mode: Mode, table: Table) -> None:
+    """The big upload (app and bare ASGI) and download, each run next to its limit; the best runs."""
+    cells = _long_cells(server, mode, table)
+    upload, memory, bare, download, ranged = (cells[key] for key in ("upload", "memory", "bare", "download", "range"))
+    for _ in range(mode.long_runs):
+        os.sync()  # start clean: no dirty pages left by an earlier step to slow this one
+        table.limit("write", file_write_rate(mode.size, str(data.uploads)))
+        for prefix, cells in (("/files/", [upload, memory]), ("/raw/files/", [bare])):
+            os.sync()
+            with _attempt(table, cells):
+                rate, growth = _upload(process, data, prefix)
+                table.add(cells[0], rate)
+                if len(cells) > 1:
+                    table.add(cells[1], growth)
+        file_read_rate(str(data.big))  # warm the page cache, as a served file's would be
+        table.limit("read", file_read_rate(str(data.big)))
+        with _attempt(table, [download]):
+            table.add(download, curl_download(process.url + "/media/big.bin", "--http1.1")[0])
+    table.limit("range", plain_read_ms(data.big, mode.echoes))
+    with _attempt(table, [ranged]):
+        table.add(ranged, asyncio.run(_ranges(process.port, "/media/big.bin", mode.size, mode.echoes // 5)))
+
+
+def _upload(process, data: Files, prefix: str) -> tuple[float, float]:
+    """A streamed upload of the big file: MiB/s, and the server's peak memory growth (MiB)."""
     name = f"up{uuid.uuid4().hex[:8]}.bin"
-    if not mode.quick:  # the disk's speed changes with other jobs: measure it next to each upload
-        os.sync()
-        _best(store, "write", file_write_rate(mode.size, str(data.uploads)), True)
-    os.sync()  # start clean: no dirty pages left by an earlier step to slow this one
     try:
         with Sampler(process.pid) as memory:
             rate = curl_upload(process.url + prefix + name, data.big, "--http1.1")
     finally:
         for leftover in data.uploads.glob(f"*{name}*"):
             leftover.unlink()
-    return [rate, memory.growth]
+    return rate, memory.growth
 
 
-def _idle(out: _Rows, server, data: Files, kind: str, mode: Mode) -> None:
-    """Idle SSE streams or websockets at each level, on a fresh server (a used one reuses memory)."""
-    noun = "SSE streams" if kind == "SSE" else "websockets"
-    top = mode.levels[-1]
-    try:
-        with _start(server, data) as process:
-            results = asyncio.run(_hold(process.port, process.pid, kind, mode.levels))
-    except Exception as error:  # noqa: BLE001
-        results, reason = [], f"failed: {error!r}"[:160]
-    else:
-        reason = ""
-    done = {level: (held, per) for level, held, per in results}
-    last = results[-1] if results else (0, 0, 0)
-    for level in mode.levels:
-        held, per = done.get(level, (0, None))
-        note = reason or (f"held {held:,} of {level:,}" if level in done else
-                          f"not tried: held {last[1]:,} of {last[0]:,}")
-        out.add(f"{noun} at {level:,}", "KiB/conn", per if held == level else None, f"{kind} {level}",
-                "raw asyncio", note=note)
-    held = max((held for _, held, _ in results), default=None)
-    out.add(f"{noun} held, of {top:,}", "conns", held, note=reason or "none held")
+KINDS = {"SSE": "SSE streams", "websocket": "websockets"}
 
 
-def quart_versions(name: str, server, quick: bool) -> list[Row]:
-    """GET / under ``server`` with this Quart and with the other one, runs alternating.
+def _idle(server, data: Files, mode: Mode, table: Table) -> None:
+    """Idle SSE streams and websockets at each level, on a fresh server (a used one reuses memory)."""
+    results: dict[str, list[tuple]] = {}
+    batches = [list(KINDS)] if mode.quick else [[kind] for kind in KINDS]
+    for kinds in batches:
+        cells = [table.figure(server.label, f"{KINDS[kind]} at {level:,}", "KiB/conn", f"{kind} {level}",
+                              "raw asyncio") for kind in kinds for level in mode.levels]
+        cells += [table.figure(server.label, f"{KINDS[kind]} held, of {mode.levels[-1]:,}", "conns", pick=max)
+                  for kind in kinds]
+        with _attempt(table, cells), _start(server, data) as process:
+            results.update(asyncio.run(_hold(process.port, process.pid, kinds, mode.levels)))
+    for kind, steps in results.items():
+        last = (0, 0)
+        for level, held, per in steps:
+            table.add(table.figure(server.label, f"{KINDS[kind]} held, of {mode.levels[-1]:,}", "conns"), held)
+            cell = table.figure(server.label, f"{KINDS[kind]} at {level:,}", "KiB/conn")
+            if held == level:
+                table.add(cell, per)
+            else:
+                table.fail(cell, f"held {held:,} of {level:,}")
+            last = (level, held)
+        for level in mode.levels[len(steps):]:
+            table.fail(table.figure(server.label, f"{KINDS[kind]} at {level:,}", "KiB/conn"),
+                       f"not tried: held {last[1]:,} of {last[0]:,}")
 
-    The other Quart runs on this interpreter where it can (only Quart changes); otherwise
-    in the other interpreter, and the row says which Python that is.
-    """
+
+_floor_cache: dict[bool, dict] = {}
+
+
+def _floors(mode: Mode) -> dict[str, float]:
+    """KiB per idle connection of the reference server (fresh, like the servers'), measured once per
+    process: it hardly depends on the machine's load."""
+    if mode.quick not in _floor_cache:
+        floors = {}
+        batches = [list(KINDS)] if mode.quick else [[kind] for kind in KINDS]
+        for kinds in batches:
+            with serve_command(reference_command(), name="bench reference server") as reference:
+                for kind, steps in asyncio.run(_hold(reference.port, reference.pid, kinds, mode.levels)).items():
+                    floors.update({f"{kind} {level}": per for level, held, per in steps if held == level})
+        _floor_cache[mode.quick] = floors
+    return _floor_cache[mode.quick]
+
+
+def _other_quarts(servers: dict, processes: dict, data: Files, table: Table, running) -> dict:
+    """Start each server once more with the other Quart: on this interpreter where it runs (then
+    only Quart differs), else in the other interpreter. Returns {name: (label, process)}."""
     from bench import quarts
-    from importlib import metadata
 
-    mode, data, store = Mode(quick), files(quick), limits(quick)
-    out = _Rows(server.label, store)
-    this = metadata.version("quart")
     other = quarts.other_quart()
-    if other is None:
-        out.add("GET / [wrk], the other Quart", "req/s", None, note="no other Quart found: set BENCH_OTHER_PYTHON")
-        return out.rows
-    env = quarts.borrowed(other["quart_dir"], other["quart"])
-    argv, label = server.argv(), f"Quart {other['quart']}"
-    if env is None:  # e.g. Quart 0.23 from Python 3.11: run the other interpreter's server instead
-        tool = Path(other["bin"]).parent / argv[0]
-        env, label = {"PYTHONPATH": str(ROOT)}, f"{label} (Python {other['python']})"
-        argv = [str(tool), *argv[1:]] if tool.exists() else None
-    if argv is None:
-        out.add(f"GET / [wrk], {label}", "req/s", None, note=f"{server.command[0]} is not installed there")
-        return out.rows
-    figures = [(f"GET / [wrk], Quart {this}", "req/s", "rate", "raw asyncio"),
-               (f"GET / [wrk], {label}", "req/s", "rate", "raw asyncio")]
-
-    def alternate() -> list[float]:
-        with _start(server, data) as ours, serve_command(argv, name=f"bench {label}", env={**data.env, **env},
-                                                          ready="/") as theirs:
-            results: dict[str, list[float]] = {"ours": [], "theirs": []}
-            for _ in range(mode.runs):
-                for key, process in (("ours", ours), ("theirs", theirs)):
-                    results[key].append(wrk(process.url + "/", clients=10, seconds=mode.seconds)["rate"])
-        return [statistics.median(results["ours"]), statistics.median(results["theirs"])]
-
-    out.step(figures, alternate)
-    return out.rows
+    started = {}
+    for name, server in servers.items():
+        if name not in processes:
+            continue
+        if other is None:
+            table.fail(table.figure(server.label, "GET / [wrk], the other Quart", "req/s"),
+                       "no interpreter with the other Quart: set BENCH_OTHER_PYTHON")
+            continue
+        env = quarts.borrowed(other["quart_dir"], other["quart"])
+        argv, label = server.argv(), f"Quart {other['quart']}"
+        if env is None:  # e.g. Quart 0.23 seen from Python 3.11: run the other interpreter's server
+            tool = Path(other["bin"]).parent / argv[0]
+            env, label, argv = {"PYTHONPATH": str(ROOT)}, f"{label} py{other['python']}", [str(tool), *argv[1:]]
+        cell = table.figure(server.label, f"GET / [wrk], {label}", "req/s", "small rate", "raw asyncio")
+        with _attempt(table, [cell]):
+            started[name] = (label, running.enter_context(_start(server, data, argv, env, f"{server.label} {label}")))
+    return started
 
 
-def final_limits(rows: list[Row], quick: bool) -> None:
-    """Measure the limits once more (full mode) and give every row the best of all the runs:
-    a busy machine only ever lowers a ceiling or raises a floor."""
-    store = limits(quick, again=not quick)
-    for row in rows:
-        key = getattr(row, "_limit_key", "")
-        if key and store.get(key):
-            row.limit = store[key]
+def _quart_ratios(rows: list[Row]) -> list[Row]:
+    """Per server: requests/s with this Quart over requests/s with the other one (same rounds)."""
+    this = metadata.version("quart")
+    ratios = []
+    for ours in [row for row in rows if row.name == "GET / [wrk], 10 conns" and row.value]:
+        for theirs in [row for row in rows if row.server == ours.server and row.name.startswith("GET / [wrk], Quart")]:
+            other = theirs.name.removeprefix("GET / [wrk], ")
+            value = ours.value / theirs.value if theirs.value else None
+            ratios.append(Row(GROUP, f"Quart {this} ÷ {other}", value, "×", server=ours.server,
+                              note="" if value else theirs.note))
+    return ratios

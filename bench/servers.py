@@ -17,8 +17,8 @@ client (``bench.load``): the raw asyncio reference server for requests, websocke
 idle connections, a plain file write for uploads (with fsync: what the disk sustains),
 a plain file read for downloads. A server that cannot do a row says why in the cell.
 
-``python -m bench --only servers`` runs every server, the idle-connection steps up to
-10,000, and Quart 0.22 against 0.23 on each server (``figures.quart_versions``).
+``python -m bench --only servers`` runs every server in the same rounds, the idle
+connections up to 10,000, and Quart 0.22 against 0.23 on each server (``bench.figures``).
 """
 
 from __future__ import annotations
@@ -99,33 +99,22 @@ def _in_thread(func: Callable, *args, **kwargs):
 
 
 def compare(server: str, quick: bool = True, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """Every figure of one server (a key of ``SERVERS``), each with the machine's limit.
-
-    The first call also measures the limits (kept for the next calls of the same mode).
-    Quick mode: 64 MiB bodies, 1 s of load, 1,000 idle connections; about 8 s a server.
-    """
+    """Every figure of one server (a key of ``SERVERS``), each next to the machine's limit
+    measured in the same call. Quick mode: 64 MiB bodies, 1 s of load, 1,000 idle connections."""
     from bench import figures
 
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: one of {', '.join(SERVERS)}")
     raise_descriptor_limit()
-    return _in_thread(figures.measure, server, SERVERS[server], quick, progress or (lambda label: None))
+    return _in_thread(figures.measure, [server], quick, progress or (lambda label: None))
 
 
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """The benchmark group: every server, then Quart 0.22 against 0.23 on each server."""
+    """The benchmark group: every server in the same rounds, and Quart 0.22 against 0.23 on each."""
     from bench import figures
 
-    step = progress or (lambda label: None)
     raise_descriptor_limit()
-    rows: list[Row] = []
-    for name, server in SERVERS.items():
-        rows += _in_thread(figures.measure, name, server, quick, lambda label, name=name: step(f"{name}: {label}"))
-    for name, server in SERVERS.items():
-        step(f"{name}: Quart versions")
-        rows += _in_thread(figures.quart_versions, name, server, quick)
-    _in_thread(figures.final_limits, rows, quick)  # the best of the limits measured during the run
-    return rows
+    return _in_thread(figures.measure, list(SERVERS), quick, progress or (lambda label: None), True)
 
 
 def table(rows: list[Row]) -> str:
@@ -134,7 +123,7 @@ def table(rows: list[Row]) -> str:
 
 
 # The figures a learner compares first, for the plot: (row name, unit).
-PLOTTED = [("GET / 10 conns [wrk]", "req/s"), ("GET / 10 conns [wrk] p99", "ms"), ("upload", "MiB/s"),
+PLOTTED = [("GET / [wrk], 10 conns", "req/s"), ("GET / [wrk] p99", "ms"), ("upload", "MiB/s"),
            ("websocket echo p50", "ms"), ("chat fan-out to 100", "msg/s"), ("SSE streams at 1,000", "KiB/conn")]
 
 
