@@ -30,7 +30,7 @@ __all__ = ["MiB", "Row", "Sampler", "file_read_rate", "file_write_rate", "loopba
 MiB = 1024 * 1024
 WIDTH = 100  # every table fits JupyterLab's output area and a terminal without wrapping
 # A limit in one of these units is a floor (the least it can take): the ratio reads "N×".
-FLOOR_UNITS = {"s", "ms", "µs", "KiB/conn"}
+FLOOR_UNITS = {"s", "ms", "µs", "KiB/conn", "s/GiB"}
 WHOLE_UNITS = {"", "thr", "conns"}  # counts: printed as whole numbers
 
 
@@ -172,6 +172,21 @@ class Sampler:
             except psutil.NoSuchProcess:
                 pass
         return threads, rss
+
+    def cpu(self) -> float:
+        """CPU seconds (user and system) the tree has used so far: robust where wall time is not."""
+        import psutil
+
+        self._tree_time = 0.0
+        self.totals()
+        total = 0.0
+        for process in self._tree:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
 
     def rss(self) -> float:
         """Resident memory of the tree now, in MiB."""

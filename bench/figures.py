@@ -312,7 +312,8 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
     servers = {name: SERVERS[name] for name in names}
     with contextlib.ExitStack() as running:
         progress("starting the servers")
-        reference = running.enter_context(serve_command(reference_command(), name="bench reference server"))
+        reference = running.enter_context(serve_command(reference_command(), name="bench reference server",
+                                                        env=data.env))
         processes, others = {}, {}
         for name, server in servers.items():
             try:
@@ -351,7 +352,7 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
                             table.add(cell, load(process_)["rate"])
         for name, process in processes.items():
             progress(f"{name}: upload and download")
-            _long(servers[name], process, data, mode, table)
+            _long(servers[name], process, reference, data, mode, table)
     for name, server in servers.items():
         progress(f"{name}: idle connections")
         _idle(server, data, mode, table)
@@ -369,45 +370,59 @@ def _long_cells(server, mode: Mode, table: Table) -> dict:
         "upload": table.figure(label, f"upload {size}", "MiB/s", "write", "file write", ">= 90% of file write",
                                max),
         "memory": table.figure(label, "upload: memory growth", "MiB", target="<= 16 MiB", pick=max),
-        "bare": table.figure(label, f"upload {size}, no Quart", "MiB/s", "write", "file write", pick=max),
+        "cpu": table.figure(label, "upload: server CPU", "s/GiB", "upload cpu", "raw asyncio", pick=min),
+        "bare": table.figure(label, f"upload {size}, no Quart", "MiB/s", "upload rate", "raw asyncio", pick=max),
         "download": table.figure(label, f"download {size}", "MiB/s", "read", "file read", pick=max),
         "range": table.figure(label, "Range: last MiB", "ms", "range", "plain read"),
     }
 
 
-def _long(server, process, data: Files, mode: Mode, table: Table) -> None:
-    """The big upload (app and bare ASGI) and download, each run next to its limit; the best runs."""
+def _long(server, process, reference, data: Files, mode: Mode, table: Table) -> None:
+    """The big upload (app and bare ASGI) and download, each run beside its limits; the best runs.
+
+    The upload's limits: the plain file write (with fsync: what the disk sustains), and the
+    reference server taking the same upload (raw asyncio: no parser, no ASGI, no framework),
+    whose CPU seconds per GiB are the floor of the server's.
+    """
     cells = _long_cells(server, mode, table)
-    upload, memory, bare, download, ranged = (cells[key] for key in ("upload", "memory", "bare", "download", "range"))
+    gib = mode.size / 1024**3
     for _ in range(mode.long_runs):
         os.sync()  # start clean: no dirty pages left by an earlier step to slow this one
         table.limit("write", file_write_rate(mode.size, str(data.uploads)))
-        for prefix, cells in (("/files/", [upload, memory]), ("/raw/files/", [bare])):
-            os.sync()
-            with _attempt(table, cells):
-                rate, growth = _upload(process, data, prefix)
-                table.add(cells[0], rate)
-                if len(cells) > 1:
-                    table.add(cells[1], growth)
+        with _attempt(table, []):
+            rate, _, cpu = _upload(reference, data, "/files/")
+            table.limit("upload rate", rate)
+            table.limit("upload cpu", cpu / gib)
+        with _attempt(table, [cells["upload"], cells["memory"], cells["cpu"]]):
+            rate, growth, cpu = _upload(process, data, "/files/")
+            table.add(cells["upload"], rate)
+            table.add(cells["memory"], growth)
+            table.add(cells["cpu"], cpu / gib)
+        with _attempt(table, [cells["bare"]]):
+            table.add(cells["bare"], _upload(process, data, "/raw/files/")[0])
         file_read_rate(str(data.big))  # warm the page cache, as a served file's would be
         table.limit("read", file_read_rate(str(data.big)))
-        with _attempt(table, [download]):
-            table.add(download, curl_download(process.url + "/media/big.bin", "--http1.1")[0])
+        with _attempt(table, [cells["download"]]):
+            table.add(cells["download"], curl_download(process.url + "/media/big.bin", "--http1.1")[0])
     table.limit("range", plain_read_ms(data.big, mode.echoes))
-    with _attempt(table, [ranged]):
-        table.add(ranged, asyncio.run(_ranges(process.port, "/media/big.bin", mode.size, mode.echoes // 5)))
+    with _attempt(table, [cells["range"]]):
+        table.add(cells["range"], asyncio.run(_ranges(process.port, "/media/big.bin", mode.size, mode.echoes // 5)))
 
 
-def _upload(process, data: Files, prefix: str) -> tuple[float, float]:
-    """A streamed upload of the big file: MiB/s, and the server's peak memory growth (MiB)."""
+def _upload(process, data: Files, prefix: str) -> tuple[float, float, float]:
+    """A streamed upload of the big file: MiB/s, the server's peak memory growth (MiB) and the
+    CPU seconds it spent."""
     name = f"up{uuid.uuid4().hex[:8]}.bin"
+    os.sync()  # no dirty pages of an earlier step to slow this one
     try:
         with Sampler(process.pid) as memory:
+            cpu = memory.cpu()
             rate = curl_upload(process.url + prefix + name, data.big, "--http1.1")
+            cpu = memory.cpu() - cpu
     finally:
         for leftover in data.uploads.glob(f"*{name}*"):
             leftover.unlink()
-    return rate, memory.growth
+    return rate, memory.growth, cpu
 
 
 KINDS = {"SSE": "SSE streams", "websocket": "websockets"}
