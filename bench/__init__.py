@@ -283,15 +283,15 @@ def _columns(rows: list[Row]) -> list[str]:
     cells = {(row.server, row.name, row.unit): row for row in rows}
     reasons: dict[str, str] = {}
     cell = 9
-    per_table = max(1, (WIDTH - 30 - 10) // (cell + 1))  # columns beside a label of 30
+    per_table = max(1, (WIDTH - 30 - 9) // (cell + 1))  # columns beside a label of 30
     lines: list[str] = []
     for first in range(0, len(servers), per_table):
         chosen = servers[first:first + per_table]
-        label = min(max(len(f"{name} {unit}") for name, unit in figures), WIDTH - 10 - (cell + 1) * len(chosen))
+        label = min(max(len(f"{name} {unit}") for name, unit in figures), WIDTH - 9 - (cell + 1) * len(chosen))
         heads = [server.split() for server in chosen]  # a heading's words on lines of their own
         for line in range(max(len(words) for words in heads)):
             first = "limit" if line == 0 else ""
-            lines.append(f"{'':<{label}} {first:>9}" + "".join(
+            lines.append(f"{'':<{label}} {first:>8}" + "".join(
                 f" {(words[line] if line < len(words) else '')[:cell]:>{cell}}" for words in heads))
         for name, unit in figures:
             here = [cells.get((server, name, unit)) for server in chosen]
@@ -318,14 +318,14 @@ def _columns(rows: list[Row]) -> list[str]:
                     ratios.append(ratio_text(row))
             names = _wrap(f"{name} {shown_unit}", label)
             lines += names[:-1]
-            lines.append(f"{names[-1]:<{label}} {limit:>9}" + "".join(f" {v:>{cell}}" for v in values))
+            lines.append(f"{names[-1]:<{label}} {limit:>8}" + "".join(f" {v:>{cell}}" for v in values))
             if any(ratios):
                 vs = next(row.vs for row in here if row and row.limit)
                 kind = "×" if unit in FLOOR_UNITS else "of"
                 if not same:
                     own = [number(row.limit * scale, shown_unit) if row and row.limit else "" for row in here]
-                    lines.append(f"{f'  {vs}'[:label]:<{label}} {'':>9}" + "".join(f" {v:>{cell}}" for v in own))
-                lines.append(f"{f'  {kind} {vs}'[:label]:<{label}} {'':>9}" + "".join(f" {r:>{cell}}" for r in ratios))
+                    lines.append(f"{f'  {vs}'[:label]:<{label}} {'':>8}" + "".join(f" {v:>{cell}}" for v in own))
+                lines.append(f"{f'  {kind} {vs}'[:label]:<{label}} {'':>8}" + "".join(f" {r:>{cell}}" for r in ratios))
         lines.append("")
     for reason, letter in reasons.items():
         lines += _wrap(f"({letter}) {reason}", WIDTH)

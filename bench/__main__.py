@@ -82,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         mode = "quick" if args.quick else "full"
         plot(rows, args.plot, title=f"python -m bench ({mode}) on {describe(info)}")
         print(f"   plot: {args.plot}", end="")
+        if any(row.group == "servers" for row in rows):  # the servers group's own, as the chapter shows it
+            from bench import servers
+
+            path = Path(args.plot).with_name(f"{Path(args.plot).stem}-servers.png")
+            servers.plot([row for row in rows if row.group == "servers"], path,
+                         title=f"Quart on each server ({mode}) on {describe(info)}")
+            print(f", {path}", end="")
     print(f"   ({seconds:.0f} s)")
     return 1 if failed else 0
 

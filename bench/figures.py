@@ -296,7 +296,7 @@ def _short(mode: Mode) -> list[tuple]:
     return [
         ([("GET / [wrk], 10 conns", "req/s", "rate"), ("GET / [wrk] p50", "ms", "p50"),
           ("GET / [wrk] p99", "ms", "p99")], "small", "raw asyncio", small, small),
-        ([("h2c, 10 streams [h2load]", "req/s", "rate"), ("h2c, 10 streams [h2load] p99", "ms", "p99")],
+        ([("h2c [h2load], 10 streams", "req/s", "rate"), ("h2c [h2load] p99", "ms", "p99")],
          "h2", "raw asyncio h1", h2, h1_reference),
         ([("websocket echo p50", "ms", "p50"), ("websocket echo p99", "ms", "p99")], "echo", "raw asyncio",
          echo, echo),
@@ -323,8 +323,13 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
                          for figure, unit, _ in figures] + list(_long_cells(server, mode, table).values())
                 for cell in cells:
                     table.fail(cell, _reason(error))
-        if quarts:
-            others = _other_quarts(servers, processes, data, table, running)
+        other = _the_other_quart() if quarts else None
+        for figures, key, vs, *_ in _short(mode):  # the rows' order: as listed, the other Quart after GET /
+            for name in processes:
+                for figure, unit, part in figures:
+                    table.figure(servers[name].label, figure, unit, f"{key} {part}", vs)
+            if key == "small" and other:
+                others = _other_quarts(servers, processes, data, table, running, other)
         for figures, key, vs, load, load_reference in _short(mode):
             progress(figures[0][0])
             for _ in range(mode.rounds):
@@ -345,11 +350,9 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
                         for cell, (_, _, part) in zip(cells, figures):
                             table.add(cell, result[part])
                     if key == "small" and name in others:
-                        label, process_ = others[name]
-                        cell = table.figure(server.label, f"GET / [wrk], {label}", "req/s", "small rate",
-                                            "raw asyncio")
+                        cell = table.figure(server.label, f"GET / with {other[0]}", "req/s")
                         with _attempt(table, [cell]):
-                            table.add(cell, load(process_)["rate"])
+                            table.add(cell, load(others[name])["rate"])
         for name, process in processes.items():
             progress(f"{name}: upload and download")
             _long(servers[name], process, reference, data, mode, table)
@@ -435,14 +438,14 @@ def _idle(server, data: Files, mode: Mode, table: Table) -> None:
     for kinds in batches:
         cells = [table.figure(server.label, f"{KINDS[kind]} at {level:,}", "KiB/conn", f"{kind} {level}",
                               "raw asyncio") for kind in kinds for level in mode.levels]
-        cells += [table.figure(server.label, f"{KINDS[kind]} held, of {mode.levels[-1]:,}", "conns", pick=max)
+        cells += [table.figure(server.label, f"{KINDS[kind]} held of {mode.levels[-1]:,}", "conns", pick=max)
                   for kind in kinds]
         with _attempt(table, cells), _start(server, data) as process:
             results.update(asyncio.run(_hold(process.port, process.pid, kinds, mode.levels)))
     for kind, steps in results.items():
         last = (0, 0)
         for level, held, per in steps:
-            table.add(table.figure(server.label, f"{KINDS[kind]} held, of {mode.levels[-1]:,}", "conns"), held)
+            table.add(table.figure(server.label, f"{KINDS[kind]} held of {mode.levels[-1]:,}", "conns"), held)
             cell = table.figure(server.label, f"{KINDS[kind]} at {level:,}", "KiB/conn")
             if held == level:
                 table.add(cell, per)
@@ -471,28 +474,40 @@ def _floors(mode: Mode) -> dict[str, float]:
     return _floor_cache[mode.quick]
 
 
-def _other_quarts(servers: dict, processes: dict, data: Files, table: Table, running) -> dict:
-    """Start each server once more with the other Quart: on this interpreter where it runs (then
-    only Quart differs), else in the other interpreter. Returns {name: (label, process)}."""
+def _the_other_quart() -> tuple[str, list | None, dict | None]:
+    """How to run the other Quart: (its column label, how to change a server's argv, env).
+
+    On this interpreter where it runs (then only Quart differs), else the other interpreter's
+    own server command. No other Quart found: (a label, None, None).
+    """
     from bench import quarts
 
     other = quarts.other_quart()
+    if other is None:
+        return "the other Quart", None, None
+    env = quarts.borrowed(other["quart_dir"], other["quart"])
+    if env is not None:
+        return f"Quart {other['quart']}", [], env
+    # e.g. Quart 0.23 seen from Python 3.11: the other interpreter's server command instead
+    return f"Quart {other['quart']} py{other['python']}", [str(Path(other["bin"]).parent)], {"PYTHONPATH": str(ROOT)}
+
+
+def _other_quarts(servers: dict, processes: dict, data: Files, table: Table, running, other: tuple) -> dict:
+    """Start each server once more with the other Quart. Returns {name: process}."""
+    label, folder, env = other
     started = {}
     for name, server in servers.items():
+        cell = table.figure(server.label, f"GET / with {label}", "req/s", "small rate", "raw asyncio")
         if name not in processes:
             continue
-        if other is None:
-            table.fail(table.figure(server.label, "GET / [wrk], the other Quart", "req/s"),
-                       "no interpreter with the other Quart: set BENCH_OTHER_PYTHON")
+        if folder is None:
+            table.fail(cell, "no interpreter with the other Quart: set BENCH_OTHER_PYTHON")
             continue
-        env = quarts.borrowed(other["quart_dir"], other["quart"])
-        argv, label = server.argv(), f"Quart {other['quart']}"
-        if env is None:  # e.g. Quart 0.23 seen from Python 3.11: run the other interpreter's server
-            tool = Path(other["bin"]).parent / argv[0]
-            env, label, argv = {"PYTHONPATH": str(ROOT)}, f"{label} py{other['python']}", [str(tool), *argv[1:]]
-        cell = table.figure(server.label, f"GET / [wrk], {label}", "req/s", "small rate", "raw asyncio")
+        argv = server.argv()
+        if folder:
+            argv = [str(Path(folder[0]) / argv[0]), *argv[1:]]
         with _attempt(table, [cell]):
-            started[name] = (label, running.enter_context(_start(server, data, argv, env, f"{server.label} {label}")))
+            started[name] = running.enter_context(_start(server, data, argv, env, f"{server.label} {label}"))
     return started
 
 
@@ -501,9 +516,9 @@ def _quart_ratios(rows: list[Row]) -> list[Row]:
     this = metadata.version("quart")
     ratios = []
     for ours in [row for row in rows if row.name == "GET / [wrk], 10 conns" and row.value]:
-        for theirs in [row for row in rows if row.server == ours.server and row.name.startswith("GET / [wrk], Quart")]:
-            other = theirs.name.removeprefix("GET / [wrk], ")
+        for theirs in [row for row in rows if row.server == ours.server and row.name.startswith("GET / with Quart")]:
+            other = theirs.name.removeprefix("GET / with Quart ")
             value = ours.value / theirs.value if theirs.value else None
-            ratios.append(Row(GROUP, f"Quart {this} ÷ {other}", value, "×", server=ours.server,
+            ratios.append(Row(GROUP, f"GET / Quart {this} ÷ {other}", value, "×", server=ours.server,
                               note="" if value else theirs.note))
     return ratios

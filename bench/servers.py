@@ -122,52 +122,60 @@ def table(rows: list[Row]) -> str:
     return _table(rows)
 
 
-# The figures a learner compares first, for the plot: (row name, unit).
-PLOTTED = [("GET / [wrk], 10 conns", "req/s"), ("GET / [wrk] p99", "ms"), ("upload", "MiB/s"),
-           ("websocket echo p50", "ms"), ("chat fan-out to 100", "msg/s"), ("SSE streams at 1,000", "KiB/conn")]
+# The figures a learner compares first, for the plot: (a pattern for the row's name, unit).
+PLOTTED = [(r"GET / \[wrk\], 10 conns", "req/s"), (r"GET / \[wrk\] p99", "ms"), (r"upload \d+ [MG]iB", "MiB/s"),
+           (r"websocket echo p50", "ms"), (r"chat fan-out to \d+", "msg/s"), (r"SSE streams at 1,000", "KiB/conn")]
 
 
 def plot(rows: list[Row], path: str | Path | None = None, title: str = "Quart on each server"):
-    """Bars for the main figures, one per server, each next to the machine's limit (dashed).
+    """Bars for the main figures, one per server; a black tick on each bar marks the machine's
+    limit measured in the same run, and the label says the ratio.
 
     Returns the matplotlib Figure; ``path`` also saves it as PNG.
     """
+    import re
+
     import matplotlib
 
     if path is not None and "matplotlib_inline" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    panels = [(name, unit) for name, unit in PLOTTED
-              if any(row.name.startswith(name) and row.unit == unit and row.value is not None for row in rows)]
+    from bench import number, ratio_text
+
+    def matching(pattern: str, unit: str) -> dict[str, Row]:
+        return {row.server: row for row in rows if row.server and row.unit == unit and re.fullmatch(pattern, row.name)}
+
+    panels = [(pattern, unit) for pattern, unit in PLOTTED
+              if any(row.value is not None for row in matching(pattern, unit).values())]
     servers = list(dict.fromkeys(row.server for row in rows if row.server))
     columns = min(3, max(1, len(panels)))
     lines = -(-max(1, len(panels)) // columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 0.5 + (0.9 + 0.32 * len(servers)) * lines),
+    figure, axes = plt.subplots(lines, columns, figsize=(4.8 * columns, 0.6 + (1.0 + 0.34 * len(servers)) * lines),
                                 constrained_layout=True, squeeze=False)
     for axis in axes.flat[len(panels):]:
         axis.set_axis_off()
     colours = {server: plt.get_cmap("tab10")(i % 10) for i, server in enumerate(servers)}
-    for axis, (name, unit) in zip(axes.flat, panels):
-        chosen = {row.server: row for row in rows if row.name.startswith(name) and row.unit == unit}
+    for axis, (pattern, unit) in zip(axes.flat, panels):
+        chosen = matching(pattern, unit)
         here = [server for server in servers if server in chosen][::-1]
         values = [chosen[server].value or 0 for server in here]
-        axis.barh([server.replace(" ", "\n", 1) for server in here], values,
-                  color=[colours[server] for server in here])
+        axis.barh([server.replace(" ", "\n", 1) for server in here], values, color=[colours[s] for s in here])
+        vs = ""
         for y, server in enumerate(here):
             row = chosen[server]
-            text = "n/a" if row.value is None else (f"{row.ratio:.0%}" if row.ratio is not None and unit not in
-                                                    FLOOR_UNITS else f"{row.ratio:.1f}×" if row.ratio else "")
+            if row.limit:
+                vs = row.vs
+                axis.plot([row.limit, row.limit], [y - 0.4, y + 0.4], color="black", linewidth=1.5)
+            text = "n/a" if row.value is None else ratio_text(row)
             axis.text(row.value or 0, y, f" {text}", va="center", fontsize=8)
-        limit = next((row.limit for row in chosen.values() if row.limit), None)
-        if limit:
-            vs = next(row.vs for row in chosen.values() if row.limit)
-            axis.axvline(limit, color="grey", linestyle="--", linewidth=1)
-            axis.set_title(f"{name} ({unit})\ndashed: {vs} = {limit:,.3g}", fontsize=9)
-        else:
-            axis.set_title(f"{name} ({unit})", fontsize=9)
-        better = "lower is better" if unit in FLOOR_UNITS or unit in ("ms", "MiB") else "higher is better"
+        name = chosen[here[-1]].name if here else pattern
+        axis.set_title(f"{name} ({unit})" + (f"\n| = {vs}, same run" if vs else ""), fontsize=9)
+        better = "lower is better" if unit in FLOOR_UNITS else "higher is better"
         axis.set_xlabel(better, fontsize=8)
+        axis.xaxis.set_major_locator(MaxNLocator(4))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: number(x)))
         axis.tick_params(labelsize=8)
     figure.suptitle(title, fontsize=10)
     if path is not None:
