@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nJSON: {path}", end="")
     if args.plot.lower() != "none":
         mode = "quick" if args.quick else "full"
-        plot(rows, args.plot, title=f"python -m bench ({mode}) on {describe(info)}")
+        plot([row for row in rows if row.group != "servers"], args.plot,  # the servers get a plot of their own
+             title=f"python -m bench ({mode}) on {describe(info)}")
         print(f"   plot: {args.plot}", end="")
         if any(row.group == "servers" for row in rows):  # the servers group's own, as the chapter shows it
             from bench import servers

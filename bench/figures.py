@@ -8,7 +8,8 @@ reference server first, then every server in turn, so that a busy minute on a
 shared machine weighs on all of them alike. A figure is the median of its rounds;
 a limit the best of them (a busy machine only ever lowers a ceiling or raises a
 floor). Long figures (the big upload and download) alternate with their limit (a
-file write, a file read) and keep the best run of each. Idle connections are held
+file write, a file read), each pair taken moments apart, and keep the median of
+each. Idle connections are held
 by a fresh process each: a used one would reuse memory it freed. A step that fails
 becomes a cell without a figure, whose note says why; the other steps still run.
 """
@@ -48,7 +49,7 @@ class Mode:
         self.seconds = 1.0 if quick else 3.0  # of each wrk run (whole seconds)
         self.h2_seconds = 0.5 if quick else 3.0  # of each h2load run, after its 0.3 s warm-up
         self.rounds = 1 if quick else 3  # of each short figure
-        self.long_runs = 1 if quick else 2  # of each upload and download, and of its limit
+        self.long_runs = 1 if quick else 3  # of each upload and download, and of its limit
         self.levels = [1000] if quick else [1000, 5000, 10000]
         self.echoes = 100 if quick else 500
         self.fan_messages = 50 if quick else 500
@@ -220,6 +221,7 @@ class Table:
         self.samples: dict[tuple, list] = {}
         self.reasons: dict[tuple, str] = {}
         self.limits: dict[str, list[float]] = {}
+        self.picks: dict[str, object] = {}
         self.order: list[tuple] = []  # (column, name, unit, key, vs, target, pick)
 
     def figure(self, column: str, name: str, unit: str, key: str = "", vs: str = "", target: str = "",
@@ -236,15 +238,19 @@ class Table:
     def fail(self, cell: tuple, reason: str) -> None:
         self.reasons.setdefault(cell, reason)
 
-    def limit(self, key: str, value: float) -> None:
+    def limit(self, key: str, value: float, pick=None) -> None:
+        """A run of a limit; the row gets the best run (``pick``: e.g. the median of paired runs)."""
         self.limits.setdefault(key, []).append(value)
+        if pick is not None:
+            self.picks[key] = pick
 
     def rows(self) -> list[Row]:
         rows = []
         for column, name, unit, key, vs, target, pick in self.order:
             values = self.samples[(column, name, unit)]
             found = self.limits.get(key)
-            limit = (min(found) if unit in FLOOR_UNITS else max(found)) if found else None
+            best = self.picks.get(key) or (min if unit in FLOOR_UNITS else max)
+            limit = best(found) if found else None
             value = pick(values) if values else None
             note = "" if values else self.reasons.get((column, name, unit), "not measured")
             rows.append(Row(GROUP, name, value, unit, limit if value is not None else None, target,
@@ -372,34 +378,32 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
 
 
 def _long_cells(server, mode: Mode, table: Table) -> dict:
-    size, label = mode.size_label, server.label
+    size, label, median = mode.size_label, server.label, statistics.median
     return {
-        "upload": table.figure(label, f"upload {size}", "MiB/s", "write", "file write", ">= 90% of file write",
-                               max),
+        "upload": table.figure(label, f"upload {size}", "MiB/s", f"write {label}", "file write",
+                               ">= 90% of file write"),
         "memory": table.figure(label, "upload: memory growth", "MiB", target="<= 16 MiB", pick=max),
-        "cpu": table.figure(label, "upload: server CPU", "s/GiB", "upload cpu", "raw asyncio", pick=min),
-        "bare": table.figure(label, f"upload {size}, no Quart", "MiB/s", "upload rate", "raw asyncio", pick=max),
-        "download": table.figure(label, f"download {size}", "MiB/s", "read", "file read", pick=max),
+        "cpu": table.figure(label, "upload: server CPU", "s/GiB", f"upload cpu {label}", "raw asyncio"),
+        "bare": table.figure(label, f"upload {size}, no Quart", "MiB/s", f"upload rate {label}", "raw asyncio"),
+        "download": table.figure(label, f"download {size}", "MiB/s", f"read {label}", "file read", pick=median),
         "range": table.figure(label, "Range: last MiB", "ms", "range", "plain read"),
     }
 
 
 def _long(server, process, reference, data: Files, mode: Mode, table: Table) -> None:
-    """The big upload (app and bare ASGI) and download, each run beside its limits; the best runs.
+    """The big upload (app, bare ASGI, and the reference server) and download, alternating with
+    their limits: a shared disk's speed changes by the minute, so each limit is paired with the
+    figure measured right after it, and both are the median of the runs.
 
     The upload's limits: the plain file write (with fsync: what the disk sustains), and the
-    reference server taking the same upload (raw asyncio: no parser, no ASGI, no framework),
-    whose CPU seconds per GiB are the floor of the server's.
+    reference server taking the same upload as the app does (1 MiB writes in a thread) with no
+    parser, no ASGI and no framework: its CPU seconds per GiB are the floor of the server's.
     """
     cells = _long_cells(server, mode, table)
-    gib = mode.size / 1024**3
+    gib, label, median = mode.size / 1024**3, server.label, statistics.median
     for _ in range(mode.long_runs):
         os.sync()  # start clean: no dirty pages left by an earlier step to slow this one
-        table.limit("write", file_write_rate(mode.size, str(data.uploads)))
-        with _attempt(table, []):
-            rate, _, cpu = _upload(reference, data, "/files/")
-            table.limit("upload rate", rate)
-            table.limit("upload cpu", cpu / gib)
+        table.limit(f"write {label}", file_write_rate(mode.size, str(data.uploads)), median)
         with _attempt(table, [cells["upload"], cells["memory"], cells["cpu"]]):
             rate, growth, cpu = _upload(process, data, "/files/")
             table.add(cells["upload"], rate)
@@ -407,8 +411,12 @@ def _long(server, process, reference, data: Files, mode: Mode, table: Table) -> 
             table.add(cells["cpu"], cpu / gib)
         with _attempt(table, [cells["bare"]]):
             table.add(cells["bare"], _upload(process, data, "/raw/files/")[0])
+        with _attempt(table, []):
+            rate, _, cpu = _upload(reference, data, "/files/")
+            table.limit(f"upload rate {label}", rate, median)
+            table.limit(f"upload cpu {label}", cpu / gib, median)
         file_read_rate(str(data.big))  # warm the page cache, as a served file's would be
-        table.limit("read", file_read_rate(str(data.big)))
+        table.limit(f"read {label}", file_read_rate(str(data.big)), median)
         with _attempt(table, [cells["download"]]):
             table.add(cells["download"], curl_download(process.url + "/media/big.bin", "--http1.1")[0])
     table.limit("range", plain_read_ms(data.big, mode.echoes))

@@ -345,25 +345,39 @@ class _Reference(asyncio.Protocol):
             self.pending.clear()
 
     def _put(self, lines: list[bytes], head: bytes) -> None:
-        """A PUT: the body goes to a file in COURSE_UPLOAD_DIR in 1 MiB writes, as apps/upload.py
-        does, but from the loop itself: no parser, no ASGI, no framework, no thread."""
+        """A PUT: the body goes to a file in COURSE_UPLOAD_DIR as apps/upload.py writes it (1 MiB
+        writes in a thread, one in flight while the next MiB arrives), but with no HTTP parser,
+        no ASGI and no framework; reading pauses while 4 MiB wait (backpressure)."""
         self.left = int(next(line.split(b":", 1)[1] for line in lines if line.lower().startswith(b"content-length:")))
         name = os.path.basename(head.split(b" ", 2)[1].decode())
         folder = os.environ.get("COURSE_UPLOAD_DIR") or tempfile.gettempdir()
         self.path = os.path.join(folder, name)
-        self.out, self.mode = open(self.path + ".part", "wb", buffering=0), "put"
+        self.out, self.mode, self.writing = open(self.path + ".part", "wb", buffering=0), "put", None
 
     def _store(self) -> None:
-        while self.mode == "put" and len(self.pending) >= min(self.left, 1024 * 1024):
-            size = min(self.left, 1024 * 1024)  # whole MiB writes, then the rest
-            self.out.write(self.pending[:size])
-            del self.pending[:size]
-            self.left -= size
-            if self.left == 0:
-                self.out.close()
-                os.replace(self.path + ".part", self.path)
-                self.transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
-                self.mode = None
+        if self.writing is not None:
+            if len(self.pending) >= 4 * 1024 * 1024:
+                self.transport.pause_reading()
+            return
+        size = min(self.left, 1024 * 1024)  # whole MiB writes, then the rest
+        if len(self.pending) < size or size == 0:
+            return
+        piece = bytes(self.pending[:size])
+        del self.pending[:size]
+        self.left -= size
+        self.writing = asyncio.get_running_loop().run_in_executor(None, self.out.write, piece)
+        self.writing.add_done_callback(self._written)
+
+    def _written(self, future) -> None:
+        self.writing = None
+        if self.left == 0:
+            self.out.close()
+            os.replace(self.path + ".part", self.path)
+            self.transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+            self.mode = None
+            return
+        self.transport.resume_reading()
+        self._store()
 
     def connection_lost(self, exc) -> None:
         if self.room is not None:
