@@ -173,8 +173,9 @@ class Sampler:
                 pass
         return threads, rss
 
-    def cpu(self) -> float:
-        """CPU seconds (user and system) the tree has used so far: robust where wall time is not."""
+    def cpu(self, user: bool = False) -> float:
+        """CPU seconds the tree has used so far (``user``: outside the kernel only), steadier than
+        wall time on a shared machine."""
         import psutil
 
         self._tree_time = 0.0
@@ -183,7 +184,7 @@ class Sampler:
         for process in self._tree:
             try:
                 times = process.cpu_times()
-                total += times.user + times.system
+                total += times.user + (0 if user else times.system)
             except psutil.NoSuchProcess:
                 pass
         return total

@@ -292,15 +292,28 @@ async def open_many(factory, host: str, port: int, count: int, timeout: float = 
 # --- the reference server ----------------------------------------------------------------------
 
 
-class _Reference(asyncio.Protocol):
-    """Canned HTTP answers, held SSE streams, websocket echo and broadcast: no parser, no framework."""
+class _Reference(asyncio.BufferedProtocol):
+    """Canned HTTP answers, held SSE streams, websocket echo and broadcast, PUT bodies to files:
+    no HTTP parser, no ASGI, no framework."""
 
     rooms: dict[bytes, set] = {}
 
     def connection_made(self, transport) -> None:
         self.transport, self.pending, self.mode, self.room = transport, bytearray(), None, None
+        self.scratch = bytearray(256 * 1024)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int):
+        if self.mode == "put":  # the socket reads straight into the next MiB to write
+            return memoryview(self.fill)[self.filled:min(len(self.fill), self.filled + self.left)]
+        return self.scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.mode == "put":
+            self._advance(nbytes)
+        else:
+            self._received(bytes(self.scratch[:nbytes]))
+
+    def _received(self, data: bytes) -> None:
         self.pending += data
         if self.mode is None:
             end = self.pending.find(b"\r\n\r\n")
@@ -318,8 +331,8 @@ class _Reference(asyncio.Protocol):
                 self.rooms.setdefault(self.room, set()).add(self)
                 del self.pending[:end + 4]
             elif head.startswith(b"put "):
-                self._put(lines, head)
                 del self.pending[:end + 4]
+                return self._put(lines, head)
             elif head.split(b" ", 2)[1].startswith(b"/events"):
                 self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                                      b"transfer-encoding: chunked\r\n\r\n" + b"a\r\ndata: 1\n\n\r\n")
@@ -331,8 +344,6 @@ class _Reference(asyncio.Protocol):
             if count:
                 del self.pending[:self.pending.rindex(b"\r\n\r\n") + 4]
                 self.transport.write(_CANNED * count)
-        elif self.mode == "put":
-            self._store()
         elif self.mode == "ws":
             for _, opcode, payload in _frames(self.pending):
                 if opcode == 1:
@@ -344,40 +355,61 @@ class _Reference(asyncio.Protocol):
         else:
             self.pending.clear()
 
+    # A PUT body goes to a file in COURSE_UPLOAD_DIR as apps/upload.py writes it: 1 MiB writes in
+    # a thread, one in flight while the next MiB arrives (two buffers; reading pauses when both
+    # are full). The socket reads straight into them: the least copying Python can do.
+
     def _put(self, lines: list[bytes], head: bytes) -> None:
-        """A PUT: the body goes to a file in COURSE_UPLOAD_DIR as apps/upload.py writes it (1 MiB
-        writes in a thread, one in flight while the next MiB arrives), but with no HTTP parser,
-        no ASGI and no framework; reading pauses while 4 MiB wait (backpressure)."""
         self.left = int(next(line.split(b":", 1)[1] for line in lines if line.lower().startswith(b"content-length:")))
         name = os.path.basename(head.split(b" ", 2)[1].decode())
         folder = os.environ.get("COURSE_UPLOAD_DIR") or tempfile.gettempdir()
         self.path = os.path.join(folder, name)
-        self.out, self.mode, self.writing = open(self.path + ".part", "wb", buffering=0), "put", None
+        self.out, self.mode = open(self.path + ".part", "wb", buffering=0), "put"
+        self.spare, self.ready, self.writing = [bytearray(1024 * 1024)], None, False
+        self.fill, self.filled = bytearray(1024 * 1024), 0
+        early, self.pending = bytes(self.pending[:self.left]), bytearray()  # body bytes that came with the head
+        while early and self.mode == "put":
+            size = min(len(early), len(self.fill) - self.filled)
+            self.fill[self.filled:self.filled + size] = early[:size]
+            early = early[size:]
+            self._advance(size)
 
-    def _store(self) -> None:
-        if self.writing is not None:
-            if len(self.pending) >= 4 * 1024 * 1024:
-                self.transport.pause_reading()
+    def _advance(self, nbytes: int) -> None:
+        self.filled += nbytes
+        self.left -= nbytes
+        if self.filled < len(self.fill) and self.left:
             return
-        size = min(self.left, 1024 * 1024)  # whole MiB writes, then the rest
-        if len(self.pending) < size or size == 0:
-            return
-        piece = bytes(self.pending[:size])
-        del self.pending[:size]
-        self.left -= size
-        self.writing = asyncio.get_running_loop().run_in_executor(None, self.out.write, piece)
-        self.writing.add_done_callback(self._written)
+        full = memoryview(self.fill)[:self.filled]
+        if self.writing:
+            self.ready = full
+        else:
+            self._write(full)
+        if self.left and self.spare:
+            self.fill, self.filled = self.spare.pop(), 0
+        elif self.left:
+            self.fill = None
+            self.transport.pause_reading()  # both buffers full: let TCP slow the client down
 
-    def _written(self, future) -> None:
-        self.writing = None
-        if self.left == 0:
+    def _write(self, view: memoryview) -> None:
+        self.writing = True
+        future = asyncio.get_running_loop().run_in_executor(None, self.out.write, view)
+        future.add_done_callback(lambda _: self._written(view))
+
+    def _written(self, view: memoryview) -> None:
+        self.writing = False
+        self.spare.append(view.obj)
+        if self.ready is not None:
+            view, self.ready = self.ready, None
+            self._write(view)
+        elif not self.left:
             self.out.close()
             os.replace(self.path + ".part", self.path)
             self.transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
             self.mode = None
             return
-        self.transport.resume_reading()
-        self._store()
+        if self.fill is None and self.left:
+            self.fill, self.filled = self.spare.pop(), 0
+            self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:
         if self.room is not None:

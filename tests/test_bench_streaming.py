@@ -24,9 +24,8 @@ def test_quick_mode_reports_figures_and_leaves_nothing_running(group):
     for row in rows:
         assert isinstance(row, bench.Row) and row.group == group.GROUP and row.unit
         assert (row.value is not None and math.isfinite(row.value)) or row.note, row
-    measured = [row for row in rows if row.value is not None and row.limit]
-    assert measured, "nothing measured next to its limit"
-    if group is downloads:
-        assert any(row.name.startswith("Range last MiB") and row.value for row in rows)
+    assert rows[0].value, "the machine's limit comes first, measured"
+    if group is downloads:  # (an upload app being rewritten may answer 500: its rows then say so)
+        assert any(row.name.startswith("Range last MiB") and row.value and row.limit for row in rows)
     left = [p.cmdline() for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert not left, f"benchmark processes still running: {left}"
