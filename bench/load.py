@@ -297,10 +297,12 @@ class _Reference(asyncio.BufferedProtocol):
     no HTTP parser, no ASGI, no framework."""
 
     rooms: dict[bytes, set] = {}
+    # One read buffer for every connection: each read is copied out before the next one starts
+    # (one thread, one loop), and an idle connection must cost no more than asyncio's own.
+    scratch = bytearray(256 * 1024)
 
     def connection_made(self, transport) -> None:
         self.transport, self.pending, self.mode, self.room = transport, bytearray(), None, None
-        self.scratch = bytearray(256 * 1024)
 
     def get_buffer(self, sizehint: int):
         if self.mode == "put":  # the socket reads straight into the next MiB to write
