@@ -246,4 +246,4 @@ def test_servers_plot_is_a_figure_with_a_panel_per_main_figure(tmp_path):
     assert any(title.startswith("GET / [wrk], 10 conns") for title in titles)
     assert any("upload" in title and "file write" in title for title in titles)
     assert (tmp_path / "servers.png").stat().st_size > 10_000
-    assert re.search(r"dashed: raw asyncio", " ".join(titles))
+    assert re.search(r"\| = raw asyncio, same run", " ".join(titles))  # each bar's limit is marked
