@@ -9,8 +9,8 @@ shared machine weighs on all of them alike. A figure is the median of its rounds
 a limit the best of them (a busy machine only ever lowers a ceiling or raises a
 floor). Long figures (the big upload and download) alternate with their limit (a
 file write, a file read), each pair taken moments apart, and keep the median of
-each. Idle connections are held
-by a fresh process each: a used one would reuse memory it freed. A step that fails
+each. Long figures and idle connections get a fresh process each: a used one would
+reuse memory it freed. A step that fails
 becomes a cell without a figure, whose note says why; the other steps still run.
 """
 
@@ -363,9 +363,11 @@ def measure(names: list[str], quick: bool, progress=lambda label: None, quarts: 
                         cell = table.figure(server.label, f"GET / with {other[0]}", "req/s")
                         with _attempt(table, [cell]):
                             table.add(cell, load(others[name])["rate"])
-        for name, process in processes.items():
+        for name in processes:  # on a fresh process: a used one reuses memory it freed
             progress(f"{name}: upload and download")
-            _long(servers[name], process, reference, data, mode, table)
+            with _attempt(table, list(_long_cells(servers[name], mode, table).values())), \
+                    _start(servers[name], data) as fresh:
+                _long(servers[name], fresh, reference, data, mode, table)
     for name, server in servers.items():
         progress(f"{name}: idle connections")
         _idle(server, data, mode, table)
