@@ -36,7 +36,7 @@ from bench import FLOOR_UNITS, MiB, Row, file_read_rate, file_write_rate, loopba
 __all__ = ["GROUPS", "machine", "baseline", "run_groups", "format_table", "explain", "plot",
            "write_json", "describe", "verdict"]
 
-GROUPS = ["kit", "uploads", "downloads", "protocols", "concurrency", "servers"]
+GROUPS = ["kit", "uploads", "downloads", "protocols", "concurrency", "servers", "scaleout"]
 PACKAGES = ["quart", "hypercorn", "uvicorn", "granian", "uvloop", "httptools", "werkzeug", "flask", "h11",
             "h2", "wsproto", "httpx", "websockets", "aiofiles"]
 
