@@ -1,27 +1,40 @@
 """The kit: how fast ``serve(app)`` is ready and ``stop()`` returns, and that nothing leaks.
 
-Targets (issue 2): ready in at most 30 ms, stopped in at most 50 ms with 10 SSE
-streams and 10 websockets open, no thread, file descriptor or port left after
-100 cycles. For scale, the table also shows a bare loopback socket bind+listen+close
+The project's targets: ready in at most 30 ms, stopped in at most 50 ms with 10 SSE
+streams and 10 websockets open, no thread, file descriptor or port left after 100
+cycles. For scale, the table also shows a bare loopback socket bind+listen+close
 cycle, the least any server start and stop can cost.
+
+Both Quart versions in one run: ``python -m bench.kit [--quick] [--python PATH]``
+measures this interpreter's Quart, then runs itself in an interpreter with the other
+Quart (``--python``, or one found by ``bench.quarts``) and prints one column for each.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
+import platform
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from dataclasses import fields
+from importlib import metadata
+from pathlib import Path
 
 import httpx
 import websockets
 from quart import Quart, make_response, websocket
 
-from bench import Row
+from bench import Row, table
 from course import serve
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def streaming_app() -> Quart:
@@ -83,7 +96,13 @@ async def _stop_with_open_clients(app: Quart, count: int) -> float:
     return elapsed
 
 
-def run(quick: bool = False) -> list[Row]:
+def label() -> str:
+    """This interpreter's column: its Quart and Python."""
+    return f"Quart {metadata.version('quart')} py{platform.python_version()}"
+
+
+def measure(quick: bool = False) -> list[Row]:
+    """The kit's figures with this interpreter's Quart."""
     cycles, leak_cycles, open_cycles = (10, 20, 3) if quick else (50, 100, 10)
     app = streaming_app()
     serve(app).stop()  # warm-up: imports and first-use costs are not what a re-run pays
@@ -115,19 +134,61 @@ def run(quick: bool = False) -> list[Row]:
 
     floor = statistics.median(_bare_socket_cycle() for _ in range(cycles)) * 1000
     ms = lambda values: statistics.median(values) * 1000  # noqa: E731
+    here = label()
     return [
-        Row("kit", "bare socket bind+listen+close (the floor)", floor, "ms"),
-        Row("kit", f"serve() ready (median of {cycles})", ms(ready), "ms", None, "<= 30 ms"),
-        Row("kit", f"serve() to first response (median of {cycles})", ms(answered), "ms", None, "<= 30 ms"),
-        Row("kit", f"stop(), idle (median of {cycles})", ms(stopped), "ms", None, "<= 50 ms"),
+        Row("kit", "bare socket bind+listen+close (the floor)", floor, "ms", server=here),
+        Row("kit", f"serve() ready (median of {cycles})", ms(ready), "ms", None, "<= 30 ms", server=here),
+        Row("kit", f"serve() to first response (median of {cycles})", ms(answered), "ms", None, "<= 30 ms",
+            server=here),
+        Row("kit", f"stop(), idle (median of {cycles})", ms(stopped), "ms", None, "<= 50 ms", server=here),
         Row("kit", f"stop(), 10 SSE + 10 websockets (median of {open_cycles})", ms(with_streams), "ms",
-            None, "<= 50 ms"),
-        Row("kit", f"threads leaked after {leak_cycles} cycles", leaked_threads, "", None, "0"),
-        Row("kit", f"fds leaked after {leak_cycles} cycles", leaked_fds, "", None, "0"),
+            None, "<= 50 ms", server=here),
+        Row("kit", f"threads leaked after {leak_cycles} cycles", leaked_threads, "", None, "0", server=here),
+        Row("kit", f"fds leaked after {leak_cycles} cycles", leaked_fds, "", None, "0", server=here),
     ]
 
 
-if __name__ == "__main__":
-    from bench import table
+def other(quick: bool = False, python: str | None = None) -> list[Row]:
+    """The same figures from an interpreter with the other Quart (run there as a subprocess)."""
+    from bench import quarts
 
-    print(table(run(quick="--quick" in sys.argv)))
+    found = quarts.other_quart(python)
+    if found is None:
+        where = python or "next to this environment or in ~/.cache/quart-course"
+        return [Row("kit", "every figure", None, "", server="the other Quart", note=f"no interpreter with the other Quart ({where}): "
+                    "pass --python PATH")]
+    command = [found["bin"], "-m", "bench.kit", "--this-only", "--json", "-"] + (["--quick"] if quick else [])
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1][:160]
+        return [Row("kit", "every figure", None, "", server=f"Quart {found['quart']}", note=f"{found['bin']} failed: {reason}")]
+    names = {field.name for field in fields(Row)}
+    return [Row(**{key: value for key, value in row.items() if key in names})
+            for row in json.loads(result.stdout)]
+
+
+def run(quick: bool = False, python: str | None = None) -> list[Row]:
+    """The benchmark group: this interpreter's Quart, then the other one's."""
+    return measure(quick) + other(quick, python)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.kit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer cycles")
+    parser.add_argument("--python", metavar="PATH", help="the interpreter with the other Quart")
+    parser.add_argument("--this-only", action="store_true", help="only this interpreter's Quart")
+    parser.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-': standard output only)")
+    args = parser.parse_args(argv)
+    rows = measure(args.quick) if args.this_only else run(args.quick, args.python)
+    if args.json == "-":
+        print(json.dumps([row.as_dict() for row in rows]))
+        return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps([row.as_dict() for row in rows], indent=2) + "\n")
+    print(table(rows, targets=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

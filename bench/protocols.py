@@ -9,9 +9,11 @@ pool of 10, what a client without HTTP/2 does); then uvicorn serving the very sa
 app; then each server running a raw ASGI app (no framework), which tells the
 framework's cost from the server's.
 
-How: every server is a subprocess on a free port (``python -m hypercorn`` and
-``python -m uvicorn``, one worker each: one Python process answers, as in the
-notebooks), warmed up before it is timed. The load comes from two clients written
+How: every server is a subprocess started with ``course.serve_command`` (Hypercorn
+takes the listening socket as ``fd://{fd}``; uvicorn gets ``{port}``, because its
+``--fd`` wraps a TCP socket as a Unix one and so never sets TCP_NODELAY), one
+worker each: one Python process answers, as in the chapters. Each is warmed up
+before it is timed. The load comes from two clients written
 in C, named in each row: ``wrk`` for HTTP/1.1 (requests/s and p99 from its
 ``--latency`` percentiles) and ``h2load`` (nghttp2) for HTTP/2 (its timed phase
 after a warm-up; p99 from its per-request ``--log-file``). h2load would speak
@@ -21,9 +23,9 @@ a Python client reaches: ``httpx.AsyncClient`` over HTTP/2 with
 ``verify=tls_context()``, whose limit is h2load's figure on the same server.
 
 The machine's limit (the ``limit`` column): the same tool, with the same number
-of connections, against a *raw asyncio responder*: a subprocess whose
-``asyncio.Protocol`` answers every request head (up to the blank line) with the
-same canned bytes: no HTTP parsing, no ASGI, no framework, no TLS. It is the most
+of connections, against the *raw asyncio reference server* of ``bench.load``:
+an ``asyncio.Protocol`` that answers every request head (up to the blank line)
+with the same canned bytes: no HTTP parsing, no ASGI, no framework, no TLS. It is the most
 requests one Python event loop can answer on this machine with that load tool,
 so the ratio says which share of it the protocol, the server and Quart leave.
 For p99 latency the same responder gives the floor (the ratio reads "x times the
@@ -43,15 +45,8 @@ Run alone: ``python -m bench.protocols [--quick]``.
 from __future__ import annotations
 
 import asyncio
-import math
-import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,9 +55,10 @@ from typing import Callable, Iterator
 from quart import Quart
 
 from bench import Row
+from bench.load import BODY, h2load as _h2load, percentile, reference_command, wrk as _wrk
 
 ROOT = Path(__file__).resolve().parent.parent
-BODY = b'{"ok":true}\n'
+CONFIG = Path(__file__).with_name("hypercorn.toml")  # raises keep_alive_max_requests (see above)
 
 # The app every server runs: the smallest useful Quart endpoint.
 app = Quart("bench-protocols")
@@ -91,189 +87,58 @@ async def raw_asgi(scope, receive, send):
         await send({"type": "http.response.body", "body": BODY})
 
 
-# --- the machine's limit: a raw asyncio responder -------------------------------------------
-
-_CANNED = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-           b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))
-
-
-class _Responder(asyncio.Protocol):
-    """Answers each request head (ending in a blank line) with the same bytes; parses nothing."""
-
-    def connection_made(self, transport) -> None:
-        self.transport, self.pending = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.pending += data
-        count = self.pending.count(b"\r\n\r\n")
-        if count:
-            self.pending = self.pending[self.pending.rindex(b"\r\n\r\n") + 4:]
-            self.transport.write(_CANNED * count)
-
-
-def raw_responder(port: int) -> None:
-    """Serve the canned answer on 127.0.0.1:``port`` until killed (run in a subprocess)."""
-
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Responder, "127.0.0.1", port)
-        await server.serve_forever()
-
-    asyncio.run(main())
-
-
-# --- servers as subprocesses ----------------------------------------------------------------
-
-# See the module's docstring: h2load needs Hypercorn to keep an HTTP/2 connection open.
-_HYPERCORN_TOML = "keep_alive_max_requests = 1000000000\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_command(kind: str, target: str, port: int, tls: bool, config: str) -> list[str]:
-    python = sys.executable
+def _command(kind: str, target: str, tls: bool) -> list[str]:
     if kind == "raw":
-        return [python, "-m", "bench.protocols", "--responder", str(port)]
+        return reference_command()
     if kind == "hypercorn":
-        command = [python, "-m", "hypercorn", "--config", config, target,
-                   "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+        command = ["hypercorn", "--config", str(CONFIG), "--bind", "fd://{fd}", "--workers", "1", target]
         if tls:
             from course._setup import server_files
 
             certfile, keyfile = server_files()  # the files serve(app, tls=True) uses
-            command += ["--certfile", certfile, "--keyfile", keyfile]
+            command[1:1] = ["--certfile", certfile, "--keyfile", keyfile]
         return command
     if kind == "uvicorn":
-        return [python, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--log-level", "warning", "--no-access-log"]
+        return ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--log-level",
+                "warning", "--no-access-log", target]
     raise ValueError(kind)
 
 
 @contextmanager
 def running(kind: str, target: str = "bench.protocols:app", tls: bool = False) -> Iterator[str]:
-    """Start a server subprocess on a free port, yield its base URL once it answers; always kill it."""
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        config = Path(scratch, "hypercorn.toml")
-        config.write_text(_HYPERCORN_TOML)
-        errors = open(Path(scratch, "stderr"), "w+b")
-        # Its own process group: the server and any worker process it spawns are killed together.
-        process = subprocess.Popen(_server_command(kind, target, port, tls, str(config)), cwd=ROOT,
-                                   env=env, stdout=subprocess.DEVNULL, stderr=errors,
-                                   start_new_session=True)
-        try:
-            url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/"
-            _wait_until_answering(process, url, errors, kind)
-            yield url
-        finally:
-            _kill(process)
-            errors.close()
-
-
-def _wait_until_answering(process: subprocess.Popen, url: str, errors, kind: str) -> None:
-    """Poll until the server answers 200, then warm it up (first requests pay one-time costs)."""
+    """Run ``target`` under ``kind`` ("hypercorn", "uvicorn", or "raw": the reference server) with
+    ``course.serve_command``; yield its base URL (ending in "/") once it answers and is warm."""
     import httpx
 
-    from course import tls_context
+    from course import serve_command, tls_context
 
-    deadline = time.monotonic() + 30
-    with httpx.Client(verify=tls_context(), timeout=5) as client:
-        while True:
-            if process.poll() is not None:
-                errors.seek(0)
-                raise RuntimeError(f"{kind} exited with {process.returncode}: "
-                                   f"{errors.read().decode(errors='replace')[-800:]}")
-            try:
-                if client.get(url).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind} did not answer {url} within 30 s")
-            time.sleep(0.05)
-        for _ in range(50):
-            client.get(url)
-
-
-def _kill(process: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if process.poll() is not None:
-            break
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            continue
-    try:  # a worker process left behind in the group
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    with serve_command(_command(kind, target, tls), name=f"bench {kind} {target}", tls=tls) as server:
+        url = server.url + "/"
+        with httpx.Client(verify=tls_context(), timeout=5) as client:
+            for _ in range(50):  # the first requests pay one-time costs
+                client.get(url)
+        yield url
 
 
 # --- load ------------------------------------------------------------------------------------
 
 
-def _need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        raise RuntimeError(f"{tool} is not installed (Debian: apt-get install nghttp2-client wrk)")
-
-
-def h2load(url: str, *, clients: int, streams: int, seconds: float, h1: bool = False,
-           warm_up: float = 0.3) -> tuple[float, float]:
+def h2load(url: str, *, clients: int, streams: int, seconds: float, h1: bool = False) -> tuple[float, float]:
     """One timed h2load run: (requests/s, p99 latency in ms)."""
-    _need("h2load")
-    with tempfile.NamedTemporaryFile(suffix=".log") as log:
-        command = ["h2load", "-c", str(clients), "-m", str(streams),
-                   "-D", f"{int(seconds * 1000)}ms", "--warm-up-time", f"{int(warm_up * 1000)}ms",
-                   "--log-file", log.name, url]
-        if h1:
-            command.insert(1, "--h1")
-        result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + warm_up + 30)
-        latencies = sorted(int(line.split("\t")[2]) for line in Path(log.name).read_text().splitlines()
-                           if line.count("\t") == 2)
-    summary = [line for line in result.stdout.splitlines() if line.startswith("requests:")]
-    if result.returncode != 0 or not latencies or not summary:
-        raise RuntimeError(f"h2load failed on {url}: {result.stdout[-400:]}{result.stderr[-400:]}")
-    failed = int(summary[0].split(",")[4].split()[0])
-    if failed:
-        raise RuntimeError(f"h2load: {failed} requests failed on {url}")
-    # h2load's req/s counts the timed part only (the warm-up is excluded), as does the log.
-    rate = next(float(line.split(",")[1].split()[0]) for line in result.stdout.splitlines()
-                if line.startswith("finished in"))
-    return rate, p99(latencies) / 1000
+    result = _h2load(url, clients=clients, streams=streams, seconds=seconds, h1=h1)
+    return result["rate"], result["p99"]
 
 
 def p99(values: list[float]) -> float:
     """Nearest-rank 99th percentile: the smallest value that at least 99% of values do not exceed."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.99 * len(ordered)) - 1]
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+    return percentile(values, 0.99)
 
 
 def wrk(url: str, *, clients: int, seconds: float, streams: int = 1) -> tuple[float, float]:
     """One timed wrk run (HTTP/1.1, one load thread): (requests/s, p99 latency in ms)."""
-    _need("wrk")
     assert streams == 1, "wrk does not pipeline"
-    command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
-    out = result.stdout
-    if result.returncode != 0 or "Requests/sec:" not in out:
-        raise RuntimeError(f"wrk failed on {url}: {out[-400:]}{result.stderr[-400:]}")
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"wrk saw errors on {url}: {out[-400:]}")
-    rate = float(out.split("Requests/sec:")[1].split()[0])
-    p99 = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("99%"))
-    unit = p99.lstrip("0123456789.")
-    return rate, float(p99[: -len(unit)]) * _UNITS[unit]
+    result = _wrk(url, clients=clients, seconds=seconds)
+    return result["rate"], result["p99"]
 
 
 async def _httpx_rate(url: str, seconds: float, concurrency: int) -> float:
@@ -338,11 +203,12 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     def add(name: str, result: tuple[float, float], limit: tuple[float, float] | None,
             latency: bool = True) -> None:
         rate, p99 = result
-        rows.append(Row("protocols", f"{name}: req/s", rate, "req/s", limit and limit[0]))
+        vs = "raw asyncio h1" if "h2" in name or "HTTP/2" in name else "raw asyncio"
+        rows.append(Row("protocols", f"{name}: req/s", rate, "req/s", limit and limit[0], vs=vs))
         if latency:
-            rows.append(Row("protocols", f"{name}: p99", p99, "ms", limit and limit[1]))
+            rows.append(Row("protocols", f"{name}: p99", p99, "ms", limit and limit[1], vs=vs))
 
-    step("raw asyncio responder (the limit)")
+    step("raw asyncio reference server (the limit)")
     with running("raw") as raw_url:
 
         def limit_run(shape: str) -> tuple[float, float]:
@@ -373,7 +239,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         with running("hypercorn") as url:
             measure("Hypercorn HTTP/1.1, 1 conn [wrk]", url, "1 conn [wrk]")
             measure(f"Hypercorn HTTP/1.1, {POOL} conns [wrk]", url, f"{POOL} conns [wrk]")
-            measure(f"Hypercorn h2c, 1 conn x {POOL} streams [h2load]", url, h2, **multiplexed)
+            measure(f"Hypercorn h2c, 1 conn x {POOL} [h2load]", url, h2, **multiplexed)
 
         step("Quart on Hypercorn over TLS: HTTP/2 and HTTP/1.1")
         with running("hypercorn", tls=True) as url:
@@ -382,8 +248,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             step("httpx client over HTTP/2")
             rate = statistics.median(asyncio.run(_httpx_rate(url, seconds, POOL)) for _ in range(runs))
             # Its limit is h2load's figure on the same server: the ratio is what a Python client leaves.
-            rows.append(Row("protocols", f"httpx client, HTTP/2+TLS, 1 conn x {POOL} [httpx]: req/s", rate,
-                            "req/s", h2_tls[0]))
+            rows.append(Row("protocols", f"httpx, HTTP/2+TLS, 1 conn x {POOL} [httpx]: req/s", rate,
+                            "req/s", h2_tls[0], vs="h2load"))
 
         step("Quart on uvicorn")
         with running("uvicorn") as url:
@@ -393,7 +259,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         step("raw ASGI app on each server")
         for kind in ("hypercorn", "uvicorn"):
             with running(kind, "bench.protocols:raw_asgi") as url:
-                measure(f"{kind} raw ASGI (no Quart), {POOL} conns [wrk]", url, f"{POOL} conns [wrk]",
+                measure(f"{kind}, bare ASGI app, {POOL} conns [wrk]", url, f"{POOL} conns [wrk]",
                         latency=False)
 
     limits: list[Row] = []
@@ -405,9 +271,6 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--responder"]:
-        raw_responder(int(sys.argv[2]))
-    else:
-        from bench import table
+    from bench import table
 
-        print(table(run(quick="--quick" in sys.argv, progress=lambda label: print("...", label))))
+    print(table(run(quick="--quick" in sys.argv, progress=lambda label: print("...", label))))
