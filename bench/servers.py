@@ -1,12 +1,13 @@
 """Which server? The course's Quart apps under Hypercorn, uvicorn and Granian, next to the machine's limits.
 
-For the deployment chapter (each call about 8 s in quick mode)::
+For the deployment chapter (about 4 s a call: one notebook cell each)::
 
     from bench import servers
 
+    machine = servers.limits()                      # the raw asyncio reference server, a file write
     rows = []
     for name in ("hypercorn", "uvicorn", "granian"):
-        rows += servers.compare(name, quick=True)   # a list of bench.Row
+        rows += servers.glance(name, machine)       # a list of bench.Row
     print(servers.table(rows))                      # one column per server, <= 100 columns
     servers.plot(rows)                              # a matplotlib figure (path= saves a PNG)
 
@@ -33,7 +34,7 @@ from typing import Callable
 
 from bench import FLOOR_UNITS, Row, table as _table
 
-__all__ = ["SERVERS", "Server", "compare", "plot", "run", "table"]
+__all__ = ["SERVERS", "Server", "compare", "glance", "limits", "plot", "run", "table"]
 
 GROUP = "servers"
 _CONFIG = Path(__file__).with_name("hypercorn.toml")
@@ -109,6 +110,110 @@ def compare(server: str, quick: bool = True, progress: Callable[[str], None] | N
     return _in_thread(figures.measure, [server], quick, progress or (lambda label: None))
 
 
+GLANCE_SIZE_MIB = 32  # the upload of glance()
+GLANCE_IDLE = 250  # idle SSE streams, then websockets, that glance() opens
+
+
+def limits(progress: Callable[[str], None] | None = None) -> dict[str, float]:
+    """What this machine does with no HTTP parser, no ASGI and no framework, for ``glance()``
+    (about 4 s): the raw asyncio reference server under the same clients, and a plain file write
+    (the best of three: a shared disk's speed changes by the minute)."""
+    raise_descriptor_limit()
+    return _in_thread(_limits, progress or (lambda label: None))
+
+
+def glance(server: str, limits: dict[str, float] | None = None,
+           progress: Callable[[str], None] | None = None) -> list[Row]:
+    """The deployment chapter's cut of ``compare()``, short enough for one notebook cell (about 4 s):
+    small requests (wrk, 1 s), HTTP/2 without TLS (h2load), websocket echo, chat fan-out, a 32 MiB
+    upload and 250 idle SSE streams and websockets, each next to ``limits`` (measured here if None).
+
+    Pass every server the same ``limits`` and the table prints each limit once. The rows have the
+    same names as ``compare()``'s, so ``table`` and ``plot`` take either; download, Range, CPU and
+    memory-growth rows are only in ``compare()`` and ``python -m bench``.
+    """
+    if server not in SERVERS:
+        raise ValueError(f"unknown server {server!r}: one of {', '.join(SERVERS)}")
+    raise_descriptor_limit()
+    return _in_thread(_glance, server, limits, progress or (lambda label: None))
+
+
+_glance_files: list = []
+
+
+def _glance_setup():
+    from bench import MiB, figures
+
+    mode = figures.Mode(True)
+    mode.size, mode.size_label, mode.levels = GLANCE_SIZE_MIB * MiB, f"{GLANCE_SIZE_MIB} MiB", [GLANCE_IDLE]
+    if not _glance_files:  # made once per process, removed at exit
+        _glance_files.append(figures.Files(mode.size))
+    return mode, _glance_files[0]
+
+
+def _limits(progress: Callable[[str], None]) -> dict[str, float]:
+    from bench import file_write_rate, figures
+    from bench.load import reference_command
+    from course import serve_command
+
+    mode, data = _glance_setup()
+    found: dict[str, float] = {}
+    progress("starting the reference server")
+    with serve_command(reference_command(), name="bench reference server", env=data.env) as reference:
+        progress(f"{GLANCE_IDLE} idle SSE streams and websockets")  # first: on a fresh process
+        for kind, steps in asyncio.run(figures._hold(reference.port, reference.pid, list(figures.KINDS),
+                                                     mode.levels)).items():
+            found[f"{kind} {GLANCE_IDLE}"] = steps[-1][2]
+        for shown, key, _, _, load_reference in figures._short(mode):
+            progress(shown[0][0])
+            result = load_reference(reference)
+            found.update({f"{key} {part}": result[part] for _, _, part in shown})
+    progress("file write")
+    found["write"] = max(file_write_rate(mode.size, str(data.uploads)) for _ in range(3))
+    return found
+
+
+def _glance(name: str, limits: dict[str, float] | None, progress: Callable[[str], None]) -> list[Row]:
+    from bench import figures
+
+    limits = limits or _limits(progress)
+    mode, data = _glance_setup()
+    server, table = SERVERS[name], figures.Table()
+    label = server.label
+    for key, value in limits.items():
+        table.limit(key, value)
+    progress(f"{name}: starting")
+    with figures._start(server, data) as process:
+        # Idle connections first, on a fresh process (a used one reuses memory it freed).
+        progress(f"{name}: {GLANCE_IDLE} idle SSE streams and websockets")
+        idle = {kind: table.figure(label, f"{what} at {GLANCE_IDLE:,}", "KiB/conn", f"{kind} {GLANCE_IDLE}",
+                                   "raw asyncio") for kind, what in figures.KINDS.items()}
+        with figures._attempt(table, list(idle.values())):
+            for kind, steps in asyncio.run(figures._hold(process.port, process.pid, list(idle),
+                                                         mode.levels)).items():
+                level, held, per = steps[-1]
+                if held == level:
+                    table.add(idle[kind], per)
+                else:
+                    table.fail(idle[kind], f"held {held:,} of {level:,}")
+        for shown, key, vs, load, _ in figures._short(mode):
+            progress(f"{name}: {shown[0][0]}")
+            cells = [table.figure(label, figure, unit, f"{key} {part}", vs) for figure, unit, part in shown]
+            if key == "h2" and server.http2:  # what it lacks, said in its cells
+                for cell in cells:
+                    table.fail(cell, server.http2)
+                continue
+            with figures._attempt(table, cells):
+                result = load(process)
+                for cell, (_, _, part) in zip(cells, shown):
+                    table.add(cell, result[part])
+        progress(f"{name}: a {mode.size_label} upload")
+        upload = table.figure(label, f"upload {mode.size_label}", "MiB/s", "write", "file write")
+        with figures._attempt(table, [upload]):
+            table.add(upload, figures._upload(process, data, "/files/")[0])
+    return table.rows()
+
+
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
     """The benchmark group: every server in the same rounds, and Quart 0.22 against 0.23 on each."""
     from bench import figures
@@ -124,7 +229,7 @@ def table(rows: list[Row]) -> str:
 
 # The figures a learner compares first, for the plot: (a pattern for the row's name, unit).
 PLOTTED = [(r"GET / \[wrk\], 10 conns", "req/s"), (r"GET / \[wrk\] p99", "ms"), (r"upload \d+ [MG]iB", "MiB/s"),
-           (r"websocket echo p50", "ms"), (r"chat fan-out to \d+", "msg/s"), (r"SSE streams at 1,000", "KiB/conn")]
+           (r"websocket echo p50", "ms"), (r"chat fan-out to \d+", "msg/s"), (r"SSE streams at [\d,]+", "KiB/conn")]
 
 
 def plot(rows: list[Row], path: str | Path | None = None, title: str = "Quart on each server"):

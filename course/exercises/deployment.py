@@ -1,4 +1,4 @@
-"""Exercises of 14_deployment."""
+"""Exercises of 19_deployment."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from course.exercises import Exercise, NotAttempted, expect
+from course.exercises import Exercise, Incorrect, NotAttempted, checklist, expect
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 class HypercornConfig(Exercise):
     """Write a Hypercorn TOML config: HTTPS with the course certificate, two workers."""
 
-    id = "14_config"
+    id = "19_config"
     hints = [
         "`workers = 2` starts two worker processes; TOML numbers have no quotes.",
         'The private key is `"certs/server-key.pem"` (`ca.pem` is the certificate authority, for clients).',
@@ -52,46 +52,68 @@ class HypercornConfig(Exercise):
 _STUBBORN = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
              "print('ready', flush=True); time.sleep(60)")
 _POLITE = "import sys, time; print('ready', flush=True); time.sleep(60)"
+_DONE = "import sys; print('ready', flush=True); sys.exit(3)"
 
 
 class StopProcess(Exercise):
-    """Stop a server process: SIGTERM first, then SIGKILL if it has not exited after `grace` s."""
+    """Build it: stop a server process, SIGTERM first, then SIGKILL if it is still there after `grace` s."""
 
-    id = "14_stop"
+    id = "19_stop"
     hints = [
-        "`process.wait(timeout=grace)` waits at most `grace` seconds, then raises `TimeoutExpired`.",
-        "`process.kill()` sends SIGKILL, which a process cannot ignore or handle.",
+        "`process.terminate()` sends SIGTERM; `process.wait(timeout=grace)` waits at most `grace` seconds, "
+        "then raises `subprocess.TimeoutExpired`.",
+        "In `except subprocess.TimeoutExpired:` call `process.kill()` (SIGKILL: a process cannot ignore it), "
+        "then `return process.wait()`: the exit code, negative when a signal ended the process.",
     ]
     wrong = [("process.kill()", "pass"), ("process.terminate()", "process.kill()"),
-             ("timeout=grace", "timeout=None")]
+             ("timeout=grace", "timeout=None"), ("return process.wait()", "process.wait()")]
 
     def _check(self, stop_process):
         polite = self._run_stop(stop_process, _POLITE)
-        expect(polite == -15, f"a process that exits on SIGTERM ended with {polite}, not -15 "
-                              "(killed by SIGTERM): send SIGTERM first, so it can shut down cleanly.")
         stubborn = self._run_stop(stop_process, _STUBBORN)
-        expect(stubborn == -9, f"a process that ignores SIGTERM ended with {stubborn}, not -9 "
-                               "(SIGKILL): kill it once the grace period is over.")
+        done = self._run_stop(stop_process, _DONE)
+        with checklist() as expect:
+            expect(polite["exit"] == -15, f"a process that exits on SIGTERM ended with {polite['exit']}, not -15 "
+                                          "(ended by SIGTERM): send SIGTERM first, so it can shut down cleanly.")
+            expect(stubborn["returned"], "with grace=0.5, stop_process() had not returned after 3 s: a process "
+                                         "that ignores SIGTERM waits forever unless you kill it.")
+            expect(stubborn["exit"] == -9, f"a process that ignores SIGTERM ended with {stubborn['exit']}, not -9 "
+                                           "(SIGKILL): kill it once the grace period is over.")
+            expect(all(run["result"] == run["exit"] for run in (polite, stubborn, done) if run["returned"]),
+                   "stop_process() should return the process's exit code (what `process.wait()` returns).")
+            expect(done["returned"] and done["result"] == 3,
+                   f"a process that had already exited with code 3 gave {done['result']!r}: "
+                   "stop_process() should still return its exit code.")
 
     @staticmethod
     def _run_stop(stop, code):
+        """Start ``code`` in a process, call ``stop(process, grace=0.5)`` in a thread; say what happened."""
         process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        outcome = {}
+
+        def call():
+            try:
+                outcome["result"] = stop(process, grace=0.5)
+            except Exception as error:  # noqa: BLE001 - the learner's error becomes the feedback
+                outcome["error"] = error
+
         try:
             process.stdout.readline()  # "ready": the signal handler is in place
-            outcome = {}
-            thread = threading.Thread(target=lambda: outcome.update(code=stop(process, grace=0.5)),
-                                      daemon=True)
+            if code == _DONE:
+                process.wait(10)
+            thread = threading.Thread(target=call, daemon=True)
             thread.start()
             thread.join(3)
-            expect(not thread.is_alive(), "stop_process() did not return within 3 s with grace=0.5: a process "
-                                          "that ignores SIGTERM waits forever unless you kill it.")
-            expect(process.poll() is not None, "the process is still running after stop_process() returned.")
-            return process.returncode
+            if "error" in outcome:
+                error = outcome["error"]
+                raise Incorrect(f"stop_process() raised {type(error).__name__}: {error}")
+            returned = not thread.is_alive()
         finally:
             if process.poll() is None:
                 process.kill()
             process.wait()
             process.stdout.close()
+        return {"returned": returned, "result": outcome.get("result"), "exit": process.returncode}
 
 
 q1 = HypercornConfig()
