@@ -45,6 +45,8 @@ _TIE_TO_PARENT = ("import ctypes, os, sys\n"
 class ServerProcess(BaseServer):
     """A server command running in the background; made by ``serve_command()``."""
 
+    signal_group = False  # stop(): SIGTERM to the main process only (True: to its whole group)
+
     def __init__(self, command: list[str], name: str, sock: socket.socket | None, port: int,
                  tls: bool, env: dict | None, cwd: Path) -> None:
         self.command, self.name, self._sock = command, name, sock
@@ -82,7 +84,14 @@ class ServerProcess(BaseServer):
         """SIGTERM the server, wait up to ``grace`` seconds, then SIGKILL its whole group."""
         self._unregister()
         if self.process.poll() is None:
-            _signal_group(self.pid, signal.SIGTERM)
+            # SIGTERM to the server's own process only, as Docker and systemd's KillMode=mixed do:
+            # Hypercorn's workers leave SIGTERM to their master; a SIGTERM of their own kills them
+            # mid-request. An app that handles SIGTERM in every worker (the capstone's drain) sets
+            # ``signal_group = True``, as systemd's default KillMode=control-group does.
+            if self.signal_group:
+                _signal_group(self.pid, signal.SIGTERM)
+            else:
+                self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:

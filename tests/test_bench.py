@@ -247,3 +247,20 @@ def test_servers_plot_is_a_figure_with_a_panel_per_main_figure(tmp_path):
     assert any("upload" in title and "file write" in title for title in titles)
     assert (tmp_path / "servers.png").stat().st_size > 10_000
     assert re.search(r"\| = raw asyncio, same run", " ".join(titles))  # each bar's limit is marked
+
+
+@pytest.mark.slow
+def test_glance_gives_every_row_a_figure_or_a_reason_against_one_set_of_limits():
+    """The deployment chapter's cut: one limit per row for every server, so the table prints it once."""
+    from bench.servers import glance, limits, table
+
+    machine = limits()
+    rows = glance("hypercorn", machine) + glance("uvicorn", machine)
+    assert rows and {row.server for row in rows} == {"Hypercorn", "uvicorn httptools uvloop"}
+    for row in rows:
+        assert row.value is not None or row.note, f"{row.server}: {row.name} has neither a figure nor a reason"
+        assert row.value is None or row.limit, f"{row.server}: {row.name} has no limit"
+    assert any(row.note == "uvicorn speaks HTTP/1.1 only" for row in rows)  # said, not left blank
+    assert max(len(line) for line in table(rows).splitlines()) <= 100
+    with pytest.raises(ValueError, match="granian"):
+        glance("gunicorn", machine)

@@ -79,6 +79,60 @@ def test_workers_are_stopped_even_when_the_main_process_died(certs):
         server.process.wait()
         assert not _gone(workers, wait=0.2)
     assert _gone(workers)
+    assert not _listening(server.port)
+
+
+def test_a_config_file_with_two_workers_serves_https_and_stops_cleanly(tmp_path, certs):
+    """From the old tests/test_deployment.py: chapter 19's config file, one "Running on" per worker."""
+    config = tmp_path / "hypercorn.toml"
+    config.write_text('workers = 2\ncertfile = "certs/server.pem"\nkeyfile = "certs/server-key.pem"\n'
+                      'graceful_timeout = 5\naccesslog = "-"\n')
+    command = ["hypercorn", "--config", str(config), "--bind", "fd://{fd}", "apps.lifespan:app"]
+    with serve_command(command, tls=True) as server:
+        assert httpx.get(server.url + "/lifespan", verify=tls_context()).status_code == 200
+        deadline = time.monotonic() + 10  # the first worker answered; the second may still be starting
+        while server.output.count("Running on") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.output.count("Running on") == 2  # one line per worker: each imported the app
+    assert server.returncode == 0
+    assert not server.tracebacks
+    assert not _listening(server.port)
+
+
+def test_uvicorn_runs_the_lifespan_shutdown_on_stop():
+    with serve_command(UVICORN) as server:
+        assert httpx.get(server.url + "/").status_code == 200
+    assert "Application shutdown complete" in server.output
+
+
+@pytest.mark.parametrize("command", [
+    ["hypercorn", "--bind", "fd://{fd}", "apps.why_async:app"],
+    pytest.param(["hypercorn", "--bind", "fd://{fd}", "--workers", "2", "apps.why_async:app"],
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "Hypercorn 0.18 (run.py): once one worker has exited, the master SIGTERMs the others, "
+                     "and a worker still answering a request dies with it"))),
+    ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "apps.why_async:app"],
+    ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2", "apps.why_async:app"],
+    ["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "apps.why_async:app"],
+    ["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
+     "apps.why_async:app"],
+], ids=["hypercorn", "hypercorn-2-workers", "uvicorn", "uvicorn-2-workers", "granian", "granian-2-workers"])
+def test_stop_lets_a_request_in_flight_finish(command):
+    """SIGTERM goes to the server's main process: Hypercorn's workers leave SIGTERM to their master
+    (a SIGTERM of their own kills them mid-request, as systemd's default KillMode does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = serve_command(command)
+    workers = int(command[command.index("--workers") + 1]) if "--workers" in command else 1
+    deadline = time.monotonic() + 10  # every Hypercorn worker up: one that is still starting drops it
+    while command[0] == "hypercorn" and server.output.count("Running on") < workers < 10 ** 6:
+        assert time.monotonic() < deadline, server.output
+        time.sleep(0.05)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(httpx.get, server.url + "/io?delay=1", timeout=10)
+        time.sleep(0.3)  # the request is in the view, waiting
+        server.stop(grace=5)
+        assert answer.result().json() == {"waited": 1.0}
 
 
 def test_a_server_that_cannot_start_is_a_clear_error_with_its_output():
