@@ -702,6 +702,26 @@ def test_the_migrations_make_exactly_the_models_tables_and_undo_them(tmp_path):
     engine.dispose()
 
 
+def test_migrations_started_at_once_in_several_threads_each_migrate_their_own_database(tmp_path):
+    """Two deployments started at once in one process (chapter 24's check does) each migrate."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from sqlalchemy import create_engine, inspect
+
+    urls = [f"sqlite:///{tmp_path / f'site{n}.sqlite'}" for n in range(3)]
+    pool = ThreadPoolExecutor(len(urls))
+    futures = [pool.submit(migrate, url) for url in urls]
+    done, stuck = wait(futures, timeout=60)
+    pool.shutdown(wait=False)  # a stuck migration must fail the test, not hang it
+    assert not stuck, f"{len(stuck)} of {len(urls)} migrations never finished"
+    for future in done:
+        future.result()
+    for url in urls:
+        engine = create_engine(url)
+        assert {"users", "videos", "alembic_version"} <= set(inspect(engine).get_table_names()), url
+        engine.dispose()
+
+
 def test_init_db_runs_the_migrations(tmp_path):
     app = make_app(tmp_path)
     result = app.test_cli_runner().invoke(args=["init-db"])

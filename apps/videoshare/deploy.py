@@ -27,6 +27,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ __all__ = ["Site", "deploy", "migrate"]
 
 HERE = Path(__file__).resolve().parent
 PROXY_ADDRESS = "127.0.0.2" if sys.platform == "linux" else "127.0.0.1"  # all of 127/8 is loopback on Linux
+# Alembic keeps the migration being run in module globals (``alembic.context``, ``op``): two
+# migrations at once in one process mix up their databases. One at a time, then.
+_MIGRATING = threading.Lock()
 
 
 @dataclass
@@ -143,7 +147,7 @@ def migrate(database_url: str) -> None:
     settings = Config(str(HERE / "alembic.ini"))
     settings.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     settings.attributes["configure_logger"] = False
-    with ThreadPoolExecutor(1) as pool:
+    with _MIGRATING, ThreadPoolExecutor(1) as pool:
         pool.submit(command.upgrade, settings, "head").result()
 
 
