@@ -1,4 +1,4 @@
-"""Exercises of 16_behind_a_proxy."""
+"""Exercises of A1_binder_and_jupyterhub."""
 
 import re
 from urllib.parse import urljoin
@@ -11,7 +11,7 @@ HUB = "https://hub.example.org"
 class ProxyUrl(Exercise):
     """Write browser_url(prefix, port, path): the proxied address of a kernel's server."""
 
-    id = "16_proxy_url"
+    id = "A1_proxy_url"
     hints = [
         "The browser asks the Jupyter server, at the prefix, for `proxy/`, then the port, then the path.",
         'With prefix `/user/ada/`, port `5000` and path `/x`: `/user/ada/proxy/5000/x`. '
@@ -48,7 +48,7 @@ def _href(html: str, element_id: str) -> str | None:
 class RelativeLinks(Exercise):
     """Link / to /static/chat.html and /rooms/<room> to /, both locally and under /user/ada/proxy/5000/."""
 
-    id = "16_relative_links"
+    id = "A1_relative_links"
     hints = [
         "A link that starts with `/` goes to the root of the *host*: on a hub that is the hub itself, "
         "outside `/user/ada/proxy/5000/`. A link without the leading `/` is resolved against the page's "

@@ -6,7 +6,7 @@ proxy.config["UPSTREAM_URL"] = "http://127.0.0.1:9/"  # the check points this at
 
 @proxy.before_serving
 async def open_client():
-    # One client for the app's whole life (chapter 11): its pool keeps connections open between requests.
+    # One client for the app's whole life (chapter 13): its pool keeps connections open between requests.
     proxy.extensions["http"] = httpx.AsyncClient()
 
 @proxy.after_serving
