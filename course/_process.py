@@ -8,8 +8,9 @@ between starting and stopping it, it would keep running and hold its port. So:
   that cannot take one get ``{port}``, a port that was free a moment ago;
 - the server runs in a process group of its own: Hypercorn forks workers, and
   ``stop()`` must reach them too, even when the main process already died;
-- ``stop()`` sends SIGTERM (finish open requests, run ``after_serving``), waits
-  ``grace`` seconds, then SIGKILLs whatever is left of the group;
+- ``stop()`` sends SIGTERM to the group (servers run ``after_serving``; Hypercorn's
+  workers end at once, open requests with them), waits ``grace`` seconds, then
+  SIGKILLs whatever is left of the group;
 - its output goes to a file, not a pipe: nobody reads a pipe while the server runs,
   and a full pipe would block the server at its next log line;
 - the kernel's exit stops it (and on Linux, so does the kernel being killed).
@@ -44,8 +45,6 @@ _TIE_TO_PARENT = ("import ctypes, os, sys\n"
 
 class ServerProcess(BaseServer):
     """A server command running in the background; made by ``serve_command()``."""
-
-    signal_group = False  # stop(): SIGTERM to the main process only (True: to its whole group)
 
     def __init__(self, command: list[str], name: str, sock: socket.socket | None, port: int,
                  tls: bool, env: dict | None, cwd: Path) -> None:
@@ -84,14 +83,11 @@ class ServerProcess(BaseServer):
         """SIGTERM the server, wait up to ``grace`` seconds, then SIGKILL its whole group."""
         self._unregister()
         if self.process.poll() is None:
-            # SIGTERM to the server's own process only, as Docker and systemd's KillMode=mixed do:
-            # Hypercorn's workers leave SIGTERM to their master; a SIGTERM of their own kills them
-            # mid-request. An app that handles SIGTERM in every worker (the capstone's drain) sets
-            # ``signal_group = True``, as systemd's default KillMode=control-group does.
-            if self.signal_group:
-                _signal_group(self.pid, signal.SIGTERM)
-            else:
-                self.process.send_signal(signal.SIGTERM)
+            # SIGTERM to the whole group, as systemd's default KillMode=control-group does: it ends
+            # Hypercorn's workers at once, even with a stream open (on Python 3.12+ its graceful
+            # shutdown waits for every open connection). To let a request in flight finish,
+            # signal the main process yourself first: os.kill(server.pid, SIGTERM) (chapter 19).
+            _signal_group(self.pid, signal.SIGTERM)
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:

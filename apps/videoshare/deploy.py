@@ -67,11 +67,9 @@ class Site:
         # (from this thread: a server started from a thread that ends is told to stop), and the
         # machines start side by side.
         for number in range(1, count + 1):
-            machine = serve_command(command, name=f"{self.name}-{number}", env=self.env, ready=None)
-            # Every worker drains on its own SIGTERM (shutdown.Drain): stop them all with it, as
-            # systemd's default KillMode=control-group and compose.yaml's TINI_KILL_PROCESS_GROUP do.
-            machine.signal_group = True
-            self.machines.append(machine)
+            # stop() sends SIGTERM to every process of a machine, as systemd's default
+            # KillMode=control-group and compose.yaml's TINI_KILL_PROCESS_GROUP do: each worker drains.
+            self.machines.append(serve_command(command, name=f"{self.name}-{number}", env=self.env, ready=None))
         # The socket accepts as soon as one worker listens: wait for every worker of every
         # machine, or the first clients would all land on the first worker to start.
         deadline = time.monotonic() + timeout
