@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -87,9 +88,9 @@ def test_a_config_file_with_two_workers_serves_https_and_stops_cleanly(tmp_path,
     config = tmp_path / "hypercorn.toml"
     config.write_text('workers = 2\ncertfile = "certs/server.pem"\nkeyfile = "certs/server-key.pem"\n'
                       'graceful_timeout = 5\naccesslog = "-"\n')
-    command = ["hypercorn", "--config", str(config), "--bind", "fd://{fd}", "apps.lifespan:app"]
+    command = ["hypercorn", "--config", str(config), "--bind", "fd://{fd}", "apps.why_async:app"]
     with serve_command(command, tls=True) as server:
-        assert httpx.get(server.url + "/lifespan", verify=tls_context()).status_code == 200
+        assert httpx.get(server.url + "/ping", verify=tls_context()).status_code == 200
         deadline = time.monotonic() + 10  # the first worker answered; the second may still be starting
         while server.output.count("Running on") < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -105,6 +106,10 @@ def test_uvicorn_runs_the_lifespan_shutdown_on_stop():
     assert "Application shutdown complete" in server.output
 
 
+# The course installs Granian; the kit's own environments (tests/test_kit_pythons.py) do not.
+NEEDS_GRANIAN = pytest.mark.skipif(importlib.util.find_spec("granian") is None, reason="Granian is not installed")
+
+
 @pytest.mark.parametrize("command", [
     ["hypercorn", "--bind", "fd://{fd}", "apps.why_async:app"],
     pytest.param(["hypercorn", "--bind", "fd://{fd}", "--workers", "2", "apps.why_async:app"],
@@ -113,9 +118,10 @@ def test_uvicorn_runs_the_lifespan_shutdown_on_stop():
                      "and a worker still answering a request dies with it"))),
     ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "apps.why_async:app"],
     ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2", "apps.why_async:app"],
-    ["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "apps.why_async:app"],
-    ["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
-     "apps.why_async:app"],
+    pytest.param(["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "apps.why_async:app"],
+                 marks=NEEDS_GRANIAN),
+    pytest.param(["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
+                  "apps.why_async:app"], marks=NEEDS_GRANIAN),
 ], ids=["hypercorn", "hypercorn-2-workers", "uvicorn", "uvicorn-2-workers", "granian", "granian-2-workers"])
 def test_sigterm_to_the_main_process_lets_a_request_in_flight_finish(command):
     """What chapter 19 teaches: signal the server's main process (Docker, systemd's KillMode=mixed).
