@@ -30,6 +30,8 @@ Met in chapter 14; the bookshelf (chapter 14), the accounts (chapter 15) and the
   migrations, marks the database as migrated to the newest one.
 - ``DATABASE_URL`` may be a plain ``postgresql://`` or ``sqlite:///`` URL: the async driver
   (asyncpg, aiosqlite) is filled in.
+- ``run_migrations(metadata, url)`` is the body of Alembic's async ``env.py`` template, for
+  every app's ``migrations/env.py``.
 """
 
 from __future__ import annotations
@@ -199,3 +201,43 @@ def _sqlite_foreign_keys(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def run_migrations(metadata: MetaData, url: str) -> None:
+    """What Alembic's async template (``alembic init -t async``) does in ``env.py``, for ``url``.
+
+    Alembic runs ``env.py`` for every command; this runs the migrations with ``asyncio.run``,
+    so run Alembic as a command (``alembic -c apps/<app>/alembic.ini upgrade head``), not from
+    a running event loop such as a notebook's kernel. ``metadata`` is what autogenerate
+    compares the database with.
+    """
+    from logging.config import fileConfig
+
+    from alembic import context
+
+    config = context.config
+    # Log settings from alembic.ini, unless the caller keeps its own (videoshare's migrate() does).
+    if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+    # render_as_batch: SQLite cannot ALTER most of a table; batch mode copies it instead.
+    if context.is_offline_mode():  # ``alembic upgrade head --sql``: print the SQL, run nothing
+        context.configure(url=async_url(url), target_metadata=metadata, literal_binds=True,
+                          dialect_opts={"paramstyle": "named"}, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def migrate(connection) -> None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(migrate)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())

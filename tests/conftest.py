@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,23 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def notebook_paths() -> list[Path]:
     """The chapters (00_..., 01_...), then the appendices (A1_...)."""
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("A[0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py); skips where it is missing."""
+    from postgres import postgres_or_skip
+
+    with postgres_or_skip() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh database: a SQLite file, then a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.sqlite'}"
+    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +107,43 @@ def browser():
         stop_browser(driver)
 
 
+def below_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[str],
+                            ready: str = "true", then: str = "") -> dict[str, float]:
+    """Load ``page`` of the server at ``url`` in a frame ``height`` px tall, as ``show()`` does in a
+    1400x1000 window; once the script ``ready`` is true, run ``then``; return how far below the
+    frame's bottom each element ends (0 or less: visible without scrolling)."""
+    browser.set_window_size(1400, 1000)
+    browser.get(url + "/nowhere")  # any page of the server, to hold the frame
+    browser.execute_script("const frame = document.createElement('iframe');"
+                           "frame.src = arguments[0]; frame.width = '100%'; frame.height = arguments[1];"
+                           "document.body.replaceChildren(frame);", page, height)
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not browser.execute_script(
+                f"return document.readyState === 'complete' && Boolean({ready})"):
+            time.sleep(0.05)
+        if then:
+            browser.execute_script(then)
+        return {i: browser.execute_script(f"return document.getElementById('{i}').getBoundingClientRect()"
+                                          ".bottom - window.innerHeight") for i in ids}
+    finally:
+        browser.switch_to.default_content()
+        browser.get("about:blank")
+
+
 @pytest.fixture
-def client(app):
-    """Quart's in-process test client for the module's ``app``."""
-    return app.test_client()
+async def started(app):
+    """The module's ``app`` with its serving hooks run, as a server runs them (``app.test_app()``):
+    ``before_serving`` opens what the app opens (a database, a broker), ``after_serving`` closes it."""
+    async with app.test_app() as test_app:
+        yield test_app
+
+
+@pytest.fixture
+def client(started):
+    """Quart's in-process test client for the module's started ``app``."""
+    return started.test_client()
 
 
 @pytest.fixture

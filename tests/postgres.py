@@ -1,13 +1,7 @@
 """A throwaway PostgreSQL server for the tests: ``initdb`` and ``pg_ctl`` in a temporary folder.
 
-Usage, in a test module::
-
-    from postgres import postgres_or_skip
-
-    @pytest.fixture(scope="session")
-    def postgres():
-        with postgres_or_skip() as server:
-            yield server
+Usage: tests/conftest.py's session fixture ``postgres`` (and ``database_url``, which runs a
+test on SQLite and on PostgreSQL)::
 
     def test_something(postgres):
         url = postgres.new_database()        # "postgresql://postgres@127.0.0.1:PORT/test_3"

@@ -21,24 +21,10 @@ from sqlalchemy import select
 
 from apps.accounts import Passwords, User, create_app, db
 from course.exercises import peak_concurrency
-from postgres import postgres_or_skip
 
 PASSWORD = "correct horse battery staple"
 SECRET = "s" * 64
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # what a browser sends for a page
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    with postgres_or_skip() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'accounts.sqlite'}"
-    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture
@@ -46,16 +32,6 @@ def app(database_url):
     return create_app({"DATABASE_URL": database_url, "DATABASE_CREATE_ALL": True, "SECRET_KEY": SECRET,
                        "PASSWORD_HASH_PROFILE": "CHEAPEST", "SESSION_CHECK_INTERVAL": 0.05})
 
-
-@pytest.fixture
-async def served(app):
-    async with app.test_app() as test_app:
-        yield test_app
-
-
-@pytest.fixture
-def client(served):
-    return served.test_client()
 
 
 async def _token(client, path: str = "/login") -> str:
@@ -97,9 +73,9 @@ async def test_signing_up_signs_you_in(client):
     assert "Hello, ada" in home
 
 
-async def test_a_username_is_taken_once_whatever_its_case(client, served):
+async def test_a_username_is_taken_once_whatever_its_case(client, started):
     await _sign_up(client, "ada")
-    again = await _sign_up(served.test_client(), "ADA")
+    again = await _sign_up(started.test_client(), "ADA")
     assert again.status_code == 409
     assert "the username &#39;ada&#39; is taken" in await again.get_data(as_text=True)
 
@@ -128,8 +104,8 @@ async def test_passwords_are_stored_as_argon2id_hashes(client, app):
 
 
 @pytest.mark.parametrize(("username", "password"), [("ada", "wrong password!"), ("nobody", PASSWORD)])
-async def test_a_failed_sign_in_does_not_say_which_part_was_wrong(client, served, username, password):
-    await _sign_up(served.test_client())
+async def test_a_failed_sign_in_does_not_say_which_part_was_wrong(client, started, username, password):
+    await _sign_up(started.test_client())
     response = await _sign_in(client, username, password)
     assert response.status_code == 401
     assert "wrong username or password" in await response.get_data(as_text=True)
@@ -144,8 +120,8 @@ async def test_a_failed_sign_in_does_not_say_which_part_was_wrong(client, served
     ("/\\evil.example", "/"),
     ("", "/"),
 ])
-async def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(client, served, next_page, location):
-    await _sign_up(served.test_client())
+async def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(client, started, next_page, location):
+    await _sign_up(started.test_client())
     response = await _post(client, "/login", {"username": "ada", "password": PASSWORD, "next": next_page})
     assert response.status_code == 303 and response.headers["Location"] == location
 
@@ -157,10 +133,10 @@ async def test_a_signed_out_browser_is_sent_to_the_sign_in_page(client):
     assert api.status_code == 401 and await api.get_json() == {"error": "sign in first"}
 
 
-async def test_signing_out_ends_every_copy_of_the_sign_in_cookie(client, served):
+async def test_signing_out_ends_every_copy_of_the_sign_in_cookie(client, started):
     signed_up = await _sign_up(client)
     stolen = _cookie(signed_up, "QUART_AUTH").split(";")[0]
-    thief = served.test_client()
+    thief = started.test_client()
     assert (await _me(thief, headers={"Cookie": stolen})).status_code == 200
     token = await _token(client, "/")
     assert (await client.post("/logout", form={"csrf_token": token}, scheme="https")).status_code == 303
@@ -185,8 +161,8 @@ async def _user_id(app, username: str = "ada") -> int:
 
 @pytest.mark.parametrize("forge", ["none", "garbage", "other key", "unsigned", "unknown user", "old version",
                                    "not an id", "huge id"])
-async def test_forged_or_missing_sign_in_cookies_are_nobody(client, served, app, forge):
-    await _sign_up(served.test_client())
+async def test_forged_or_missing_sign_in_cookies_are_nobody(client, started, app, forge):
+    await _sign_up(started.test_client())
     user_id = await _user_id(app)
     other = Quart("other")
     other.config["SECRET_KEY"] = "another secret key, not this app's"
@@ -206,15 +182,15 @@ async def test_forged_or_missing_sign_in_cookies_are_nobody(client, served, app,
     response = await _me(client, headers=headers)
     assert response.status_code == 401 and await response.get_json() == {"error": "sign in first"}
     genuine = f"QUART_AUTH={generate_auth_token(client, f'{user_id}:0')}"
-    assert (await _me(served.test_client(), headers={"Cookie": genuine})).status_code == 200  # the control
+    assert (await _me(started.test_client(), headers={"Cookie": genuine})).status_code == 200  # the control
 
 
 # --- CSRF --------------------------------------------------------------------------------------------
 
 
-async def test_form_posts_without_the_right_csrf_token_are_refused(client, served):
+async def test_form_posts_without_the_right_csrf_token_are_refused(client, started):
     await _sign_up(client)
-    other_token = await _token(served.test_client())  # a real token, of another browser
+    other_token = await _token(started.test_client())  # a real token, of another browser
     attempts = {
         "no token": {},
         "empty token": {"csrf_token": ""},
@@ -244,8 +220,8 @@ async def test_the_csrf_token_changes_when_you_sign_in(client):
 # --- rate limits ----------------------------------------------------------------------------------------
 
 
-async def test_sign_in_attempts_are_rate_limited_per_client(client, served):
-    await _sign_up(served.test_client())
+async def test_sign_in_attempts_are_rate_limited_per_client(client, started):
+    await _sign_up(started.test_client())
     for attempt in range(5):
         response = await _sign_in(client, password="guess number %d" % attempt)
         assert response.status_code == 401
@@ -257,7 +233,7 @@ async def test_sign_in_attempts_are_rate_limited_per_client(client, served):
     spoofed = await _sign_in(client, headers={"X-Forwarded-For": "203.0.113.9"})
     assert spoofed.status_code == 429
     # ...but another address does, and reading the form is never limited.
-    elsewhere = await _sign_in(served.test_client(), scope_base={"client": ("198.51.100.7", 5000)})
+    elsewhere = await _sign_in(started.test_client(), scope_base={"client": ("198.51.100.7", 5000)})
     assert elsewhere.status_code == 303
     assert (await client.get("/login", scheme="https")).status_code == 200
 
@@ -328,7 +304,7 @@ async def test_an_event_stream_needs_a_sign_in_and_an_allowed_origin(client):
     assert cross_site.status_code == 403
 
 
-async def test_an_event_stream_ends_when_its_session_does(client, served):
+async def test_an_event_stream_ends_when_its_session_does(client, started):
     await _sign_up(client)
     stream = await _open_stream(client)
     first = (await asyncio.wait_for(stream.receive(), 5)).decode()

@@ -17,12 +17,6 @@ def app():
     return create_app({"SEED_POSTS": False})
 
 
-@pytest.fixture
-async def client(app):
-    """The store opens in before_app_serving: test_app() runs the serving hooks."""
-    async with app.test_app() as test_app:
-        yield test_app.test_client()
-
 
 def test_routes_and_endpoint_names():
     pairs = {(rule.rule, rule.endpoint) for rule in create_app().url_map.iter_rules()}

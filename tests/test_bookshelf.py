@@ -22,35 +22,16 @@ from sqlalchemy import inspect, text
 from apps.bookshelf import create_app, db
 from apps.database import MAX_ID, async_url, make_engine
 import postgres as postgres_helper
-from postgres import postgres_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ALEMBIC_INI = ROOT / "apps" / "bookshelf" / "alembic.ini"
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    with postgres_or_skip() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'bookshelf.sqlite'}"
-    return request.getfixturevalue("postgres").new_database()
-
-
 @pytest.fixture
 def app(database_url):
     return create_app({"DATABASE_URL": database_url, "DATABASE_CREATE_ALL": True})
 
-
-@pytest.fixture
-async def client(app):
-    async with app.test_app() as test_app:  # runs before_serving (engine) ... after_serving (dispose)
-        yield test_app.test_client()
 
 
 async def _add(client, name: str, *titles: str) -> dict:

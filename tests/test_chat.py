@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from apps import chat
 from apps.chat import create_app, origin_allowed, proxied_site
-from conftest import start_browser, stop_browser
+from conftest import below_a_notebook_frame, start_browser, stop_browser
 
 FAST = {"CHAT_RATE": 1000.0, "CHAT_BURST": 1000}  # tests that are not about the rate limit
 
@@ -25,12 +25,6 @@ FAST = {"CHAT_RATE": 1000.0, "CHAT_BURST": 1000}  # tests that are not about the
 def app():
     return create_app(FAST)
 
-
-@pytest.fixture
-async def client(app):
-    """A test client of the app with its lifespan run (the broker is made in before_serving)."""
-    async with app.test_app() as test_app:
-        yield test_app.test_client()
 
 
 @pytest.fixture
@@ -746,17 +740,7 @@ def test_the_page_says_when_its_server_stopped(browser, served):
 
 @pytest.mark.browser
 def test_controls_are_visible_in_a_short_notebook_frame(browser, served):
-    browser.set_window_size(1400, 1000)
-    browser.get(served.url + "/nowhere")  # any page of the server, to hold the frame
-    browser.execute_script("document.body.innerHTML = '<iframe src=\"static/chat.html?room=r&name=page\" "
-                           "width=\"100%\" height=\"420\"></iframe>'")
-    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
-    try:
-        _wait(browser, lambda b: _text(b, "status") == "connected")
-        for control in ["message", "send", "status"]:
-            bottom = browser.execute_script(
-                f"return document.getElementById('{control}').getBoundingClientRect().bottom")
-            assert bottom <= browser.execute_script("return window.innerHeight"), control
-    finally:
-        browser.switch_to.default_content()
-        browser.get("about:blank")
+    below = below_a_notebook_frame(browser, served.url, "static/chat.html?room=r&name=page", 420,
+                                   ["message", "send", "status"],
+                                   ready="document.getElementById('status').textContent === 'connected'")
+    assert all(overflow <= 0 for overflow in below.values()), below

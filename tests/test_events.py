@@ -13,7 +13,7 @@ import pytest
 import quart
 
 from apps.events import EventStreamParser, create_app, read_events, sse
-from conftest import app_command
+from conftest import app_command, below_a_notebook_frame
 from course import serve, serve_command
 
 
@@ -329,42 +329,21 @@ def test_the_page_says_when_its_server_stopped_instead_of_retrying_forever(brows
     browser.get("about:blank")
 
 
-def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[str], then: str = "") -> dict:
-    """Load ``page`` in a frame of ``height`` px, as ``show()`` does in a 1400x1000 window, run the
-    script ``then`` in it once the hello event has arrived; return how far below the frame's
-    bottom each element ends (0 or less: visible without scrolling)."""
-    browser.set_window_size(1400, 1000)
-    browser.get(url + "/nowhere")  # any page of the server, to hold the frame
-    browser.execute_script("const frame = document.createElement('iframe');"
-                           "frame.src = arguments[0]; frame.width = '100%'; frame.height = arguments[1];"
-                           "document.body.replaceChildren(frame);", page, height)
-    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not browser.execute_script(
-                "return document.readyState === 'complete' && document.getElementById('hello').textContent"):
-            time.sleep(0.05)
-        if then:
-            browser.execute_script(then)
-        return {i: browser.execute_script(f"return document.getElementById('{i}').getBoundingClientRect()"
-                                          ".bottom - window.innerHeight") for i in ids}
-    finally:
-        browser.switch_to.default_content()
-        browser.get("about:blank")
-
 
 FRAME = 220  # the height chapter 09 shows the page at: show(events_server, "static/events.html", height=220)
+HELLO = "document.getElementById('hello').textContent"  # the page has heard the stream's first event
 
 
 @pytest.mark.browser
 def test_the_counter_fits_a_notebook_frame(browser, served):
-    below = _in_a_notebook_frame(browser, served.url, "static/events.html", FRAME, ["status", "count", "hello"])
+    below = below_a_notebook_frame(browser, served.url, "static/events.html", FRAME, ["status", "count", "hello"],
+                                   ready=HELLO)
     assert all(overflow <= 0 for overflow in below.values()), below
 
 
 @pytest.mark.browser
 def test_the_stopped_message_and_its_button_fit_the_notebook_frame(browser, served):
     stopped = "stopped('The server stopped. Run the notebook cell that serves this app again, then press Reconnect.')"
-    below = _in_a_notebook_frame(browser, served.url, "static/events.html", FRAME,
-                                 ["status", "count", "hello", "reconnect"], then=stopped)
+    below = below_a_notebook_frame(browser, served.url, "static/events.html", FRAME,
+                                   ["status", "count", "hello", "reconnect"], ready=HELLO, then=stopped)
     assert all(overflow <= 0 for overflow in below.values()), below

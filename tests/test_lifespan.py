@@ -62,11 +62,6 @@ def app():
     return create_app(LOOPBACK)
 
 
-@pytest.fixture
-async def client(app):
-    async with app.test_app() as test_app:
-        yield test_app.test_client()
-
 
 async def _site_when_checked(client, site_id: int, checks: int = 1, timeout: float = 20) -> dict:
     """Poll GET /sites/<id> until it has been checked ``checks`` times (bounded wait)."""

@@ -13,6 +13,7 @@ import pytest
 import apps.upload
 from apps.upload import create_app, is_safe_name
 from course import serve
+from conftest import below_a_notebook_frame
 
 KiB, MiB = 1024, 1024 * 1024
 LIMIT = 64 * KiB
@@ -322,31 +323,12 @@ def test_upload_page_sends_a_file_with_progress(browser, tmp_path, folder):
     assert (folder / "my_photo__1_.bin").stat().st_size == 3 * MiB
 
 
-def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[str]) -> dict:
-    """Load ``page`` in a frame of ``height`` px, as ``show()`` does in a 1400x1000 window; return
-    how far below the frame's bottom each element ends (0 or less: visible without scrolling)."""
-    browser.set_window_size(1400, 1000)
-    browser.get(url + "/nowhere")  # any page of the server, to hold the frame
-    browser.execute_script("const frame = document.createElement('iframe');"
-                           "frame.src = arguments[0]; frame.width = '100%'; frame.height = arguments[1];"
-                           "document.body.replaceChildren(frame);", page, height)
-    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and browser.execute_script("return document.readyState") != "complete":
-            time.sleep(0.05)
-        return {i: browser.execute_script(f"return document.getElementById('{i}').getBoundingClientRect()"
-                                          ".bottom - window.innerHeight") for i in ids}
-    finally:
-        browser.switch_to.default_content()
-        browser.get("about:blank")
-
 
 @pytest.mark.browser
 def test_the_upload_controls_and_list_fit_a_notebook_frame(browser, served, folder):
     """Chapter 11 shows the page with show(..., height=420): controls and list in view."""
     for n in range(8):  # a list long enough to reach its own scroll limit
         (folder / f"file{n}.bin").write_bytes(b"x" * 1000)
-    below = _in_a_notebook_frame(browser, served.url, "static/upload.html", 420,
+    below = below_a_notebook_frame(browser, served.url, "static/upload.html", 420,
                                  ["file", "send", "progress", "status", "files"])
     assert all(overflow <= 0 for overflow in below.values()), below

@@ -13,6 +13,7 @@ import pytest
 from apps.video import Unsatisfiable, create_app, parse_range
 from course import serve
 from course._setup import make_sample_media  # the kit makes the sample video (python -m course setup)
+from conftest import below_a_notebook_frame
 
 DATA = bytes(range(256)) * 4  # 1024 bytes, each position recognisable
 SIZE = len(DATA)
@@ -290,32 +291,12 @@ def test_the_page_shows_the_servers_explanation_when_the_video_is_missing(browse
             browser.find_element("id", "status").text
 
 
-def _in_a_notebook_frame(browser, url: str, page: str, height: int, ids: list[str], ready: str = "true") -> dict:
-    """Load ``page`` in a frame of ``height`` px, as ``show()`` does in a 1400x1000 window; return
-    how far below the frame's bottom each element ends (0 or less: visible without scrolling)."""
-    browser.set_window_size(1400, 1000)
-    browser.get(url + "/nowhere")  # any page of the server, to hold the frame
-    browser.execute_script("const frame = document.createElement('iframe');"
-                           "frame.src = arguments[0]; frame.width = '100%'; frame.height = arguments[1];"
-                           "document.body.replaceChildren(frame);", page, height)
-    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not browser.execute_script(
-                f"return document.readyState == 'complete' && ({ready})"):
-            time.sleep(0.05)
-        return {i: browser.execute_script(f"return document.getElementById('{i}').getBoundingClientRect()"
-                                          ".bottom - window.innerHeight") for i in ids}
-    finally:
-        browser.switch_to.default_content()
-        browser.get("about:blank")
-
 
 @pytest.mark.browser
 def test_the_player_and_its_controls_fit_a_notebook_frame(browser):
     make_sample_media()
     with serve(create_app(), name="video-browser") as server:  # the real sample: its real size
-        below = _in_a_notebook_frame(browser, server.url, "static/video.html", 460,
+        below = below_a_notebook_frame(browser, server.url, "static/video.html", 460,
                                      ["player", "status", "middle"],
                                      ready="document.getElementById('player').readyState >= 1")
     assert all(overflow <= 0 for overflow in below.values()), below

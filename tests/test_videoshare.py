@@ -51,16 +51,6 @@ def app(tmp_path):
     return make_app(tmp_path)
 
 
-@pytest.fixture
-async def served(app):
-    async with app.test_app() as test_app:
-        yield test_app
-
-
-@pytest.fixture
-def client(served):
-    return served.test_client()
-
 
 # --- helpers: a signed-in client, an uploaded video ------------------------------------------------
 
@@ -202,8 +192,8 @@ async def test_a_form_is_not_an_upload(client):
 
 async def test_too_large_an_upload_is_refused_and_leaves_no_file(tmp_path):
     app = make_app(tmp_path, MAX_VIDEO_SIZE=1000)
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as started:
+        client = started.test_client()
         token = await sign_up(client)
         response = await put(client, token, "big.webm", b"x" * 1001)
         assert response.status_code == 413
@@ -212,8 +202,8 @@ async def test_too_large_an_upload_is_refused_and_leaves_no_file(tmp_path):
 
 async def test_past_the_cap_on_uploads_at_once_the_next_is_told_to_retry(tmp_path):
     app = make_app(tmp_path, MAX_CONCURRENT_UPLOADS=0)
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as started:
+        client = started.test_client()
         response = await put(client, await sign_up(client), "clip.webm", b"data")
         assert response.status_code == 503 and response.headers["Retry-After"] == "5"
 
@@ -248,8 +238,8 @@ async def test_processing_runs_in_a_worker_thread_not_on_the_event_loop(client, 
 
 async def test_processing_has_a_deadline(tmp_path, sample):
     app = make_app(tmp_path, PROCESSING_TIMEOUT=0)
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as started:
+        client = started.test_client()
         response = await put(client, await sign_up(client), "clip.webm", sample.read_bytes())
         video = await ready(client, (await response.get_json())["id"])
         assert video["status"] == "failed" and "too long" in video["error"]
@@ -265,8 +255,8 @@ async def _queued_video(app, **values) -> int:
 
 async def test_of_two_processors_exactly_one_claims_a_video(tmp_path):
     app = make_app(tmp_path, PROCESSING_WORKERS=0)  # no processor of its own: these two race
-    async with app.test_app() as served:
-        await sign_up(served.test_client())
+    async with app.test_app() as started:
+        await sign_up(started.test_client())
         await _queued_video(app)
         claims = await asyncio.gather(Processor(app)._claim(), Processor(app)._claim())
         assert sorted(claim is not None for claim in claims) == [False, True]
@@ -274,8 +264,8 @@ async def test_of_two_processors_exactly_one_claims_a_video(tmp_path):
 
 async def test_a_claim_older_than_the_deadline_is_taken_over(tmp_path):
     app = make_app(tmp_path, PROCESSING_WORKERS=0, PROCESSING_TIMEOUT=60)
-    async with app.test_app() as served:
-        await sign_up(served.test_client())
+    async with app.test_app() as started:
+        await sign_up(started.test_client())
         now = datetime.now(timezone.utc)
         await _queued_video(app, status="processing", claimed_at=now - timedelta(seconds=30))
         assert await Processor(app)._claim() is None  # someone is still at it
@@ -295,11 +285,11 @@ async def test_a_video_being_processed_when_the_server_stops_goes_back_to_the_qu
 
     monkeypatch.setattr(processing, "probe", stuck)
     app = make_app(tmp_path)
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as running:
+        client = running.test_client()
         video_id = (await (await put(client, await sign_up(client), "clip.webm", sample.read_bytes())).get_json())["id"]
         await asyncio.to_thread(started.wait, 10)
-    app.config["PROCESSING_WORKERS"] = 0  # served again without a processor, to read what was left
+    app.config["PROCESSING_WORKERS"] = 0  # started again without a processor, to read what was left
     async with app.test_app():
         async with db.new_session(app) as session:
             video = await session.get(Video, video_id)
@@ -326,11 +316,11 @@ async def test_the_video_file_answers_byte_ranges_and_conditional_requests(clien
     assert cached.status_code == 304
 
 
-async def test_videos_in_processing_are_seen_by_their_owner_only(client, served, sample, monkeypatch):
+async def test_videos_in_processing_are_seen_by_their_owner_only(client, started, sample, monkeypatch):
     monkeypatch.setattr(processing, "probe", lambda *a, state, **k: state.stop.wait(30) or processing.Cancelled())
     video = await (await put(client, await sign_up(client), "clip.webm", sample.read_bytes())).get_json()
     assert (await client.get(f"/api/videos/{video['id']}", scheme="https")).status_code == 200
-    stranger = served.test_client()
+    stranger = started.test_client()
     for path in (f"/api/videos/{video['id']}", f"/videos/{video['id']}/file", f"/videos/{video['id']}/thumbnail"):
         assert (await stranger.get(path, scheme="https")).status_code == 404, path
     assert (await client.get(f"/videos/{video['id']}/thumbnail", scheme="https")).status_code == 404  # not yet
@@ -355,10 +345,10 @@ async def test_a_bad_query_is_a_400_saying_why(client, query):
     assert response.status_code == 400 and "invalid query" in (await response.get_json())["error"]
 
 
-async def test_owners_rename_and_delete_their_videos_and_nobody_else_may(client, served, app, sample):
+async def test_owners_rename_and_delete_their_videos_and_nobody_else_may(client, started, app, sample):
     token = await sign_up(client)
     video = await uploaded(client, token, sample)
-    other = served.test_client()
+    other = started.test_client()
     other_token = await sign_up(other, "bob")
     for method in (other.patch, other.delete):
         response = await method(f"/api/videos/{video['id']}", json={"title": "mine"}, scheme="https",
@@ -427,9 +417,9 @@ async def _events_until(stream, predicate, timeout: float = 20) -> list[dict]:
     return events
 
 
-async def test_processing_progress_reaches_the_uploaders_stream_and_the_result_everyone(client, served, sample):
+async def test_processing_progress_reaches_the_uploaders_stream_and_the_result_everyone(client, started, sample):
     token = await sign_up(client)
-    other = served.test_client()
+    other = started.test_client()
     await sign_up(other, "bob")
     mine, theirs = await _stream(client), await _stream(other)
     video = await (await put(client, token, "clip.webm", sample.read_bytes())).get_json()
@@ -457,8 +447,8 @@ async def test_streams_need_a_sign_in_and_an_allowed_origin(client):
 
 async def test_a_stream_ends_at_its_maximum_age_asking_the_browser_to_reconnect(tmp_path):
     app = make_app(tmp_path, SSE_MAX_AGE=0.2)
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as started:
+        client = started.test_client()
         await sign_up(client)
         events = await _events_until(await _stream(client), lambda e: e["event"] == "restart")
         assert [e["event"] for e in events] == ["hello", "restart"] and events[0]["retry"] == 1000
@@ -493,9 +483,9 @@ async def test_a_chat_needs_a_sign_in_an_allowed_origin_and_a_ready_video(client
     assert await _refused(client, "/videos/99/chat") == 404
 
 
-async def test_chat_messages_reach_everyone_in_the_room_in_order(client, served, sample):
+async def test_chat_messages_reach_everyone_in_the_room_in_order(client, started, sample):
     video = await uploaded(client, await sign_up(client), sample)
-    other = served.test_client()
+    other = started.test_client()
     await sign_up(other, "bob")
     path = f"/videos/{video['id']}/chat"
     async with client.websocket(path, scheme="wss") as ada, other.websocket(path, scheme="wss") as bob:
@@ -513,8 +503,8 @@ async def test_a_websocket_through_a_trusted_proxy_is_still_a_websocket(tmp_path
     """X-Forwarded-Proto says "https"; a websocket's scheme is "wss" (Hypercorn's ProxyFixMiddleware
     copies "https" in, and Quart's router then refuses the websocket with a 400)."""
     app = make_app(tmp_path, TRUSTED_PROXIES=["127.0.0.2"])
-    async with app.test_app() as served:
-        client = served.test_client()
+    async with app.test_app() as started:
+        client = started.test_client()
         video = await uploaded(client, await sign_up(client), sample)
         async with client.websocket(f"/videos/{video['id']}/chat", scheme="ws", scope_base={"client": ("127.0.0.2", 4000)},
                                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}) as chat:
@@ -548,8 +538,8 @@ async def test_bad_chat_messages_get_an_error_and_the_chat_goes_on(client, sampl
 
 async def test_a_flooding_sender_is_told_and_slowed_and_readers_get_what_was_sent(tmp_path, sample):
     app = make_app(tmp_path, CHAT_RATE=0.001, CHAT_BURST=5)
-    async with app.test_app() as served:
-        client, other = served.test_client(), served.test_client()
+    async with app.test_app() as started:
+        client, other = started.test_client(), started.test_client()
         video = await uploaded(client, await sign_up(client), sample)
         await sign_up(other, "bob")
         path = f"/videos/{video['id']}/chat"
